@@ -1,0 +1,45 @@
+# flatgrad: every target uses the virtual environment in .venv (created by `make setup`).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# nbgrader runs `alembic` when it creates a gradebook: the venv's bin must be on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+COURSE ?=
+STUDENT ?=
+JOBS ?=
+GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STUDENT)) $(if $(JOBS),--jobs $(JOBS))
+
+.PHONY: help setup grade release check-release test formgrader clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  variables: COURSE=dir (course root, default: this folder), STUDENT=id (re-grade one student), JOBS=n (parallel notebooks)"
+
+setup: $(STAMP) ## create .venv with the pinned dependencies (torch 2.13.0 CPU)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+grade: $(STAMP) ## grade submitted/<student>/<assignment>/ (the demo class if empty)
+	$(PY) -m autograder grade $(GRADE_ARGS)
+
+release: $(STAMP) ## regenerate release/ from assignments/ (nbgrader generate_assignment)
+	$(PY) -m autograder release
+
+check-release: $(STAMP) ## check release/ is in sync, leaks nothing, sources have no outputs
+	$(PY) -m autograder release --check
+
+test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, release checks)
+	$(PY) -m pytest -q
+
+formgrader: $(STAMP) ## open nbgrader's formgrader (grade written answers by hand)
+	$(VENV)/bin/jupyter server --ServerApp.root_dir=$(CURDIR)
+
+clean: ## remove grading state (gradebook, autograded, feedback, reports, demo)
+	rm -rf autograded feedback reports demo build gradebook.db grades.csv

@@ -1,0 +1,1 @@
+"""flatgrad's autograder: numeric gradient checks, per-assignment checks, nbgrader pipeline."""

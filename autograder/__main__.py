@@ -1,0 +1,63 @@
+"""Command line: python -m autograder {grade,release,check-release,demo} (see README.md)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .grading.course import REPO, Course
+
+
+def cmd_grade(args) -> int:
+    from .grading import pipeline, summary
+    root = Path(args.course) if args.course else REPO
+    course = Course(root)
+    if not args.course and not any(course.students(a) for a in pipeline.assignments()):
+        from .corpus.demo import build_demo_class
+        course = Course(REPO / "demo")
+        print(f"No submissions in {REPO / 'submitted'}: grading the bundled demo class in {course.root}/",
+              file=sys.stderr)
+        build_demo_class(course.submitted)
+    run = pipeline.grade(course, args.student, args.assignment, args.jobs)
+    if not run.submissions:
+        print(f"Nothing to grade: put notebooks in {course.submitted}/<student_id>/<assignment>/", file=sys.stderr)
+        return 1
+    print(summary.table(course.reports / "checks.csv", course.reports / "submissions.csv"))
+    print(f"\nWrote {course.root / 'grades.csv'}, {course.reports / 'checks.csv'}, {course.root / 'feedback'}/")
+    unresolved = [s for s in run.submissions if s[2] == "unresolved"]
+    for student, assignment, _, message in unresolved:
+        print(f"UNRESOLVED {student}/{assignment}: {message}", file=sys.stderr)
+    return 1 if unresolved else 0
+
+
+def cmd_release(args) -> int:
+    from .release import check_release, write_release
+    if args.check:
+        problems = check_release()
+        for p in problems:
+            print(p, file=sys.stderr)
+        print("release/ is in sync and leaks nothing" if not problems else f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+    write_release()
+    print(f"wrote {REPO / 'release'}/")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grade", help="autograde submitted/, write grades.csv, reports/, feedback/")
+    g.add_argument("--course", help="course root holding submitted/ (default: the repo; the demo class if empty)")
+    g.add_argument("--student", help="grade only this student id (other rows are kept)")
+    g.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    g.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: CPU cores)")
+    g.set_defaults(func=cmd_grade)
+    r = sub.add_parser("release", help="generate release/ from assignments/ with nbgrader")
+    r.add_argument("--check", action="store_true", help="only check release/ is in sync and leak-free")
+    r.set_defaults(func=cmd_release)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

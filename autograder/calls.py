@@ -1,0 +1,96 @@
+"""Calling a student's function as untrusted code: inputs cloned, output captured.
+
+The grader calls each function on inputs it chose, and records what came back, what was
+raised, what was printed and whether the inputs were changed in place. Judging happens
+elsewhere, on this record alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+OUTPUT_CAP = 2000  # characters of captured stdout/stderr kept for messages
+
+
+@dataclass
+class Outcome:
+    """What one call did: value or exception, inputs modified, printed text."""
+    value: object = None
+    exception: BaseException | None = None
+    where: str = ""
+    modified: list = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def raised(self) -> bool:
+        return self.exception is not None
+
+    def describe_exception(self) -> str:
+        exc = self.exception
+        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        return text + (f" ({self.where})" if self.where else "")
+
+
+def _snapshot(value):
+    if torch.is_tensor(value):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_snapshot(v) for v in value)
+    return value
+
+
+def _changed(before, after) -> bool:
+    if torch.is_tensor(before):
+        return not (torch.is_tensor(after) and before.shape == after.shape
+                    and before.dtype == after.dtype and torch.equal(before, after.detach()))
+    if isinstance(before, dict):
+        return before.keys() != after.keys() or any(_changed(before[k], after[k]) for k in before)
+    if isinstance(before, (list, tuple)):
+        return len(before) != len(after) or any(_changed(b, a) for b, a in zip(before, after))
+    return False
+
+
+def _student_frame(exc: BaseException) -> str:
+    """The last traceback line that is not the grader's own, e.g. 'line 12: dW[j] += X[i]'."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "autograder" not in f.filename]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"in {last.name}, line {last.lineno}: {(last.line or '').strip()}"
+
+
+def call(fn, names, args, no_grad: bool = True) -> Outcome:
+    """Call fn(*args) with warnings silenced and output captured; never raises (but Ctrl-C).
+
+    Inputs:
+    - fn: the student's function
+    - names: parameter names of args, for messages about in-place changes
+    - args: the positional arguments (the grader keeps its own copies)
+    - no_grad: run under torch.no_grad(), so a hidden .backward() cannot work
+    Returns:
+    - an Outcome
+    """
+    before = [_snapshot(a) for a in args]
+    buffer = io.StringIO()
+    outcome = Outcome()
+    grad_mode = torch.no_grad() if no_grad else contextlib.nullcontext()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), \
+                warnings.catch_warnings(), grad_mode:
+            warnings.simplefilter("ignore")
+            outcome.value = fn(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a student's sys.exit() is their error
+        outcome.exception = exc
+        outcome.where = _student_frame(exc)
+    outcome.output = buffer.getvalue()[:OUTPUT_CAP]
+    outcome.modified = [n for n, b, a in zip(names, before, args) if _changed(b, a)]
+    return outcome

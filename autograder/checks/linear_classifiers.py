@@ -1,0 +1,255 @@
+"""Checks for assignments/linear_classifiers: SVM and softmax losses, SGD, prediction.
+
+The grader's own losses below compute values only; every gradient verdict compares the
+student's gradient with numeric derivatives of these (float64, central differences).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .item import Case, Item
+from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
+from .points import away_from_kinks, devices, visible_reg
+
+SEED = 2024
+
+
+def svm_loss(W, X, y, reg):
+    """Multiclass SVM loss, margin 1, correct class excluded; mean over N plus reg * sum(W^2)."""
+    scores = X @ W
+    margins = (scores - scores.gather(1, y[:, None]) + 1).clamp_min(0)
+    margins = margins.scatter(1, y[:, None], 0.0)
+    return margins.sum() / X.shape[0] + reg * (W * W).sum()
+
+
+def softmax_loss(W, X, y, reg):
+    """Softmax cross-entropy, mean over N, plus reg * sum(W^2)."""
+    return F.cross_entropy(X @ W, y) + reg * (W * W).sum()
+
+
+def loss_cases(reference, hinge: bool) -> list:
+    """Points away from kinks; shapes, dtypes and devices vary; reg makes L2 visible."""
+    specs = [("a 40x30 problem with 10 classes", 40, 30, 10, torch.float64, "cpu"),
+             ("a single sample (N=1)", 1, 7, 4, torch.float64, "cpu"),
+             ("two classes, D != C", 25, 6, 2, torch.float64, "cpu"),
+             ("float32 inputs", 40, 30, 10, torch.float32, "cpu")]
+    specs += [(f"inputs on {d}", 30, 20, 5, torch.float32, d) for d in devices() if d != "cpu"]
+    cases = []
+    for k, (label, N, D, C, dtype, device) in enumerate(specs):
+        W, X, y = away_from_kinks(N, D, C, seed=SEED + k, hinge=hinge)
+        reg = visible_reg(reference, W, X, y)
+        args = (W.to(device, dtype), X.to(device, dtype), y.to(device), reg)
+        point = {"W": args[0].double().cpu(), "X": args[1].double().cpu(), "y": y, "reg": reg}
+        cases.append(Case(f"{label} (N={N}, D={D}, C={C}, reg={reg})", ("W", "X", "y", "reg"),
+                          args, {"point": point, "seed": SEED + k}))
+    return cases
+
+
+def loss_judge(reference):
+    def judge(case: Case, outcome) -> str | None:
+        value = outcome.value
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            return f"should return a tuple (loss, dW), got {type(value).__name__}"
+        if outcome.modified:
+            return f"changed its input {', '.join(outcome.modified)} in place; compute new tensors instead"
+        loss, dW = value
+        p = case.extra["point"]
+        W = case.args[0]
+        expected = reference(p["W"], p["X"], p["y"], p["reg"]).item()
+        return (scalar_problem("loss", loss, expected, W.dtype, W.device)
+                or gradient_problem("dW", dW, lambda W_: reference(W_, p["X"], p["y"], p["reg"]),
+                                    W, case.extra["seed"]))
+    return judge
+
+
+def loss_item(name: str, reference, hinge: bool, vectorized: bool) -> Item:
+    return Item(name, lambda: loss_cases(reference, hinge), loss_judge(reference),
+                no_loops=vectorized, flat_backprop=True,
+                passed="loss and dW match the grader's float64 numerics on every hidden case")
+
+
+# --- sample_batch -------------------------------------------------------------------------
+
+def sample_cases() -> list:
+    # Row i of X holds i, so every sampled row says where it came from.
+    X = torch.arange(1000, dtype=torch.float64)[:, None].repeat(1, 5)
+    y = torch.arange(1000) % 7
+    names = ("X", "y", "num_train", "batch_size")
+    return [Case("1000 rows, batch of 300", names, (X, y, 1000, 300), {"limit": 1000}),
+            Case("num_train=10 of 1000 rows, batch of 50", names, (X, y, 10, 50), {"limit": 10}),
+            Case("float32 rows, batch of 1", names, (X.float(), y, 1000, 1), {"limit": 1000})]
+
+
+def judge_sample(case: Case, outcome) -> str | None:
+    value = outcome.value
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return f"should return (X_batch, y_batch), got {type(value).__name__}"
+    X, y, _, batch = case.args
+    Xb, yb = value
+    if problem := (tensor_problem("X_batch", Xb, X[:batch]) or tensor_problem("y_batch", yb, y[:batch])):
+        return problem
+    rows = Xb[:, 0].long()
+    if not torch.equal(Xb, X[rows]) or not torch.equal(yb, y[rows]):
+        return "X_batch and y_batch must be matching rows of X and y (row i of X goes with y[i])"
+    if rows.max() >= case.extra["limit"]:
+        return f"sampled row {int(rows.max())}, but only the first {case.extra['limit']} rows may be used"
+    if batch > 50 and rows.unique().numel() == batch:
+        return "no row was drawn twice in a large batch: sample WITH replacement (torch.randint)"
+    return None
+
+
+# --- train_linear_classifier ------------------------------------------------------------
+
+class ConstantGradient:
+    """A fake loss: returns loss = call number and a fixed gradient, and records its calls."""
+
+    def __init__(self, G):
+        self.G, self.calls = G, []
+
+    def __call__(self, W, X_batch, y_batch, reg):
+        self.calls.append((tuple(X_batch.shape), X_batch[:, 0].clone(), y_batch.clone(), reg))
+        return torch.tensor(float(len(self.calls) - 1), dtype=W.dtype), self.G.clone()
+
+
+def softmax_loss_and_grad(W, X, y, reg):
+    """The grader's own (loss, dW) for training checks (autograd, float64)."""
+    with torch.enable_grad():
+        W_ = W.detach().clone().requires_grad_(True)
+        loss = softmax_loss(W_, X, y, reg)
+        loss.backward()
+    return loss.detach(), W_.grad
+
+
+def train_cases() -> list:
+    names = ("loss_func", "W", "X", "y", "learning_rate", "reg", "num_iters", "batch_size")
+    X = torch.arange(60, dtype=torch.float64)[:, None].repeat(1, 4)
+    y = torch.arange(60) % 3
+    G = torch.linspace(-1, 1, 12, dtype=torch.float64).reshape(4, 3)
+    W0 = torch.ones(4, 3, dtype=torch.float64)
+    fake = ConstantGradient(G)
+    gen = torch.Generator().manual_seed(SEED)
+    centers = 4 * torch.randn(3, 2, dtype=torch.float64, generator=gen)
+    yb = torch.arange(300) % 3
+    Xb = centers[yb] + torch.randn(300, 2, dtype=torch.float64, generator=gen)
+    Xb = torch.cat([Xb, torch.ones(300, 1, dtype=torch.float64)], 1)
+    return [Case("a loss with a constant gradient (W must move by -lr * T * grad)", names,
+                 (fake, W0.clone(), X, y, 0.1, 0.25, 7, 11),
+                 {"fake": fake, "W0": W0, "G": G}),
+            Case("three separable blobs, W=None", names,
+                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 200, 50), {"blobs": True})]
+
+
+def judge_train(case: Case, outcome) -> str | None:
+    value = outcome.value
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return f"should return (W, loss_history), got {type(value).__name__}"
+    W, history = value
+    _, _, X, y, lr, reg, T, batch = case.args
+    C = int(y.max()) + 1
+    if problem := tensor_problem("W", W, torch.empty(X.shape[1], C, dtype=X.dtype, device=X.device)):
+        return problem
+    if not isinstance(history, (list, tuple)) or len(history) != T:
+        return f"loss_history should be a list of {T} losses (one per iteration)"
+    if "fake" in case.extra:
+        return judge_constant_gradient(case, W, history)
+    first, last = float(history[0]), sum(float(h) for h in history[-20:]) / 20
+    if not last < 0.5 * first:
+        return f"the loss did not go down on an easy problem (first {first:.3f}, last {last:.3f})"
+    accuracy = ((X @ W.detach()).argmax(1) == y).double().mean().item()
+    if accuracy < 0.9:
+        return f"the trained W classifies only {accuracy:.0%} of an easy training set"
+    return None
+
+
+def judge_constant_gradient(case: Case, W, history) -> str | None:
+    fake, W0, G = case.extra["fake"], case.extra["W0"], case.extra["G"]
+    _, _, X, y, lr, reg, T, batch = case.args
+    if len(fake.calls) != T:
+        return f"loss_func was called {len(fake.calls)} times in {T} iterations, expected {T}"
+    for shape, rows, labels, reg_seen in fake.calls:
+        if shape != (batch, X.shape[1]):
+            return f"loss_func got a batch of shape {shape}, expected ({batch}, {X.shape[1]})"
+        if not torch.equal(labels, y[rows.long()]):
+            return "loss_func got labels that do not belong to the sampled rows"
+        if reg_seen != reg:
+            return f"loss_func got reg={reg_seen}, expected the reg passed in ({reg})"
+    if [float(h) for h in history] != [float(i) for i in range(T)]:
+        return "loss_history should hold the loss of each iteration, in order"
+    expected = W0 - lr * T * G
+    if not torch.allclose(W.detach().double().cpu(), expected, rtol=1e-9, atol=1e-12):
+        return ("W after training is not W0 - learning_rate * sum of gradients "
+                "(use W -= learning_rate * grad once per iteration)")
+    return None
+
+
+# --- predict_linear_classifier and the search grids --------------------------------------
+
+def predict_cases() -> list:
+    cases = []
+    for k, (N, D, C, dtype, device) in enumerate([(50, 8, 5, torch.float64, "cpu"),
+                                                   (1, 3, 2, torch.float64, "cpu"),
+                                                   (40, 6, 4, torch.float32, "cpu")]
+                                                  + [(30, 5, 3, torch.float32, d) for d in devices()[1:]]):
+        gen = torch.Generator().manual_seed(SEED + k)
+        W = torch.randn(D, C, dtype=torch.float64, generator=gen).to(device, dtype)
+        X = torch.randn(N, D, dtype=torch.float64, generator=gen).to(device, dtype)
+        cases.append(Case(f"N={N}, D={D}, C={C}, {describe(X)}", ("W", "X"), (W, X)))
+    return cases
+
+
+def judge_predict(case: Case, outcome) -> str | None:
+    W, X = case.args
+    expected = (X @ W).argmax(dim=1)
+    if problem := tensor_problem("y_pred", outcome.value, expected, dtype=torch.int64):
+        return problem
+    wrong = (outcome.value != expected).nonzero().flatten().tolist()
+    if wrong:
+        return f"{len(wrong)} of {len(expected)} labels are wrong (first at index {wrong[0]}): predict argmax of X @ W over classes"
+    return None
+
+
+def judge_grid(case: Case, outcome) -> str | None:
+    value = outcome.value
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return f"should return (learning_rates, regularization_strengths), got {type(value).__name__}"
+    names = ("learning_rates", "regularization_strengths")
+    for name, values in zip(names, value):
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError):
+            return f"{name} should be a list of numbers"
+        if not numbers:
+            return f"{name} is empty"
+        if not all(math.isfinite(v) and v >= 0 for v in numbers):
+            return f"{name} should hold finite non-negative numbers, got {numbers}"
+    combos = len(value[0]) * len(value[1])
+    if not 2 <= combos <= 25:
+        return f"the grid has {combos} combinations; search 2 to 25 (each one trains a model)"
+    if not all(0 < float(v) <= 10 for v in value[0]):
+        return "every learning rate should be in (0, 10]"
+    return None
+
+
+def grid_item(name: str) -> Item:
+    return Item(name, lambda: [Case("called with no arguments", (), ())], judge_grid,
+                passed="returns a usable search grid")
+
+
+ITEMS = {
+    "svm_loss_naive": loss_item("svm_loss_naive", svm_loss, hinge=True, vectorized=False),
+    "svm_loss_vectorized": loss_item("svm_loss_vectorized", svm_loss, hinge=True, vectorized=True),
+    "softmax_loss_naive": loss_item("softmax_loss_naive", softmax_loss, hinge=False, vectorized=False),
+    "softmax_loss_vectorized": loss_item("softmax_loss_vectorized", softmax_loss, hinge=False,
+                                         vectorized=True),
+    "sample_batch": Item("sample_batch", sample_cases, judge_sample,
+                         passed="samples matching rows with replacement"),
+    "train_linear_classifier": Item("train_linear_classifier", train_cases, judge_train,
+                                    passed="SGD updates W correctly and learns an easy problem"),
+    "predict_linear_classifier": Item("predict_linear_classifier", predict_cases, judge_predict,
+                                      passed="predicts argmax labels as int64"),
+    "svm_get_search_params": grid_item("svm_get_search_params"),
+    "softmax_get_search_params": grid_item("softmax_get_search_params"),
+}

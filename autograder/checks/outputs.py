@@ -1,0 +1,62 @@
+"""Judging returned values: scalars, tensors and gradients, in plain words."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import gradcheck
+
+# Loss values: float64 work agrees with the float64 reference to ~1e-12; float32 to ~1e-6.
+LOSS_RTOL = {torch.float64: 1e-7, torch.float32: 1e-4}
+
+
+def describe(tensor: torch.Tensor) -> str:
+    return f"{tuple(tensor.shape)}, {str(tensor.dtype).replace('torch.', '')}, {tensor.device}"
+
+
+def tensor_problem(name: str, value, like: torch.Tensor, dtype=None) -> str | None:
+    """Type, shape, dtype, device and finiteness of a returned tensor; None when fine."""
+    dtype = dtype or like.dtype
+    if not torch.is_tensor(value):
+        return f"{name} should be a tensor of shape {tuple(like.shape)}, got {type(value).__name__}"
+    if tuple(value.shape) != tuple(like.shape):
+        return f"{name} has shape {tuple(value.shape)}, expected {tuple(like.shape)}"
+    if value.dtype != dtype:
+        return (f"{name} is {str(value.dtype).replace('torch.', '')}, expected "
+                f"{str(dtype).replace('torch.', '')} (keep the dtype of the inputs)")
+    if value.device != like.device:
+        return f"{name} is on {value.device}, expected {like.device} (keep tensors on the input's device)"
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        return f"{name} has {int((~torch.isfinite(value)).sum())} NaN/inf entries"
+    return None
+
+
+def scalar_problem(name: str, value, expected: float, dtype, device) -> str | None:
+    """A loss value: a python number or a one-element tensor, finite, close to expected."""
+    if torch.is_tensor(value):
+        if value.numel() != 1:
+            return f"{name} should be a scalar, got a tensor of shape {tuple(value.shape)}"
+        if value.device != device:
+            return f"{name} is on {value.device}, expected {device}"
+        number = float(value.detach().reshape(()).item())
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        return f"{name} should be a number or a scalar tensor, got {type(value).__name__}"
+    if not math.isfinite(number):
+        return f"{name} is {number}"
+    rtol = LOSS_RTOL.get(dtype, 1e-4)
+    if abs(number - expected) > rtol * max(1.0, abs(expected)):
+        return f"{name} is {number:.8g}, expected {expected:.8g} (difference {number - expected:+.3g})"
+    return None
+
+
+def gradient_problem(name: str, value, reference_loss, point: torch.Tensor, seed: int) -> str | None:
+    """Judge a gradient against numeric derivatives of the grader's float64 loss at point."""
+    if problem := tensor_problem(name, value, point):
+        return problem
+    gen = torch.Generator().manual_seed(seed)
+    verdict = gradcheck.check_gradient(reference_loss, point.detach().to("cpu", torch.float64),
+                                       value, name=name, generator=gen)
+    return None if verdict.ok else verdict.message

@@ -1,0 +1,101 @@
+"""Building student notebooks from the source (solutions) and the release (what students get)."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..grading.course import REPO, SOURCE
+
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+TODO_STUB = re.compile(r"^[ \t]*raise NotImplementedError\(\"TODO\(student\).*\n?", re.M)
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def answers(assignment: str) -> dict:
+    """grade_id -> solved source of every solution cell (markers removed)."""
+    nb = read(SOURCE / assignment / f"{assignment}.ipynb")
+    out = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = SOLUTION_MARKER.sub("", "".join(cell["source"]))
+    return out
+
+
+def release_notebook(assignment: str) -> dict:
+    return read(REPO / "release" / assignment / f"{assignment}.ipynb")
+
+
+def fill(release: dict, sources: dict) -> dict:
+    """The release notebook with the given solution cells replaced (grade_id -> source)."""
+    nb = copy.deepcopy(release)
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in sources:
+            cell["source"] = sources[gid]
+    return nb
+
+
+@dataclass
+class Entry:
+    """One corpus submission.
+
+    - name: student id used for it
+    - fails: items it must not get full marks on (empty: a correct submission)
+    - edits: (grade_id, old, new) text replacements in solved cells; `old` must occur
+    - replace: grade_id -> whole new cell source (a differently written solution)
+    - untouched: the release as is (nothing filled in)
+    - extra_cells: code cells appended at the end of the notebook
+    - raw: bytes written instead of a notebook (a corrupt file)
+    - status: the submission status expected in reports/submissions.csv
+    """
+    name: str
+    fails: tuple = ()
+    edits: tuple = ()
+    replace: dict = field(default_factory=dict)
+    untouched: bool = False
+    extra_cells: tuple = ()
+    raw: bytes | None = None
+    status: str = "graded"
+    item_status: str = "failed"
+    note: str = ""
+
+    def sources(self, assignment: str) -> dict:
+        solved = answers(assignment)
+        for gid, old, new in self.edits:
+            if old not in solved[gid]:
+                raise ValueError(f"corpus entry {self.name}: {old!r} not found in cell {gid}")
+            solved[gid] = solved[gid].replace(old, new)
+        solved.update(self.replace)
+        return solved
+
+    def notebook(self, assignment: str) -> dict:
+        release = release_notebook(assignment)
+        if self.untouched:
+            return release
+        nb = fill(release, self.sources(assignment))
+        for source in self.extra_cells:
+            nb["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {},
+                                "outputs": [], "source": source})
+        return nb
+
+    def write(self, submitted: Path, assignment: str) -> Path:
+        folder = submitted / self.name / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{assignment}.ipynb"
+        if self.raw is not None:
+            path.write_bytes(self.raw)
+        else:
+            path.write_text(json.dumps(self.notebook(assignment), indent=1))
+        return path
+
+
+def write_class(submitted: Path, assignment: str, entries) -> list:
+    """Write every entry as a submission; returns the notebook paths."""
+    return [e.write(submitted, assignment) for e in entries]

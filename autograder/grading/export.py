@@ -1,0 +1,64 @@
+"""`nbgrader export` plugin: nbgrader's CSV columns plus the grading status of each row.
+
+A submission that could not be graded must never look like a zero: its `status` says what
+happened and `score` stays empty when the grader itself could not finish.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from nbgrader.api import MissingEntry
+from nbgrader.plugins.export import CsvExportPlugin
+
+KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+        "raw_score", "late_submission_penalty", "score", "max_score", "status", "message"]
+STATUS_FILE = Path("reports") / "submissions.csv"
+
+
+def read_statuses(path: Path) -> dict:
+    """(student_id, assignment) -> (status, message) from reports/submissions.csv."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as fh:
+        return {(r["student_id"], r["assignment"]): (r["status"], r["message"])
+                for r in csv.DictReader(fh)}
+
+
+class StatusCsvExportPlugin(CsvExportPlugin):
+    """grades.csv with `status` and `message` columns (graded, error, timeout, unresolved)."""
+
+    def export(self, gradebook) -> None:
+        dest = self.to or "grades.csv"
+        statuses = read_statuses(Path(dest).resolve().parent / STATUS_FILE)
+        with open(dest, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, KEYS)
+            writer.writeheader()
+            for assignment in gradebook.assignments:
+                if self.assignment and assignment.name not in self.assignment:
+                    continue
+                for student in gradebook.students:
+                    if self.student and student.id not in self.student:
+                        continue
+                    status, message = statuses.get((student.id, assignment.name), ("", ""))
+                    writer.writerow(self.row(gradebook, assignment, student, status, message))
+
+    @staticmethod
+    def row(gradebook, assignment, student, status, message) -> dict:
+        row = {"assignment": assignment.name, "duedate": assignment.duedate or "",
+               "student_id": student.id, "last_name": student.last_name or "",
+               "first_name": student.first_name or "", "email": student.email or "",
+               "max_score": assignment.max_score, "status": status or "not_submitted",
+               "message": message}
+        try:
+            sub = gradebook.find_submission(assignment.name, student.id)
+        except MissingEntry:
+            row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0)
+            row["message"] = row["message"] or "no submission"
+            return row
+        penalty = sub.late_submission_penalty or 0.0
+        row.update(timestamp=sub.timestamp or "", raw_score=sub.score,
+                   late_submission_penalty=penalty, score=sub.score - penalty)
+        if status == "unresolved":  # the grader failed: no number at all, never a silent zero
+            row.update(raw_score="", score="")
+        return row

@@ -1,0 +1,141 @@
+"""`make grade`: an ordered list of steps over one GradeRun, each a small function.
+
+    prepare -> autograde -> feedback -> report -> export -> summary
+
+Every step takes the run and changes it or the course folder; none returns anything.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from tqdm.auto import tqdm
+
+from . import failures
+from .course import SOURCE, Course, assignments
+from .results import COLUMNS, failed_notebook, read_items
+
+PER_SUBMISSION_TIMEOUT = 900  # seconds for one `nbgrader autograde` of one notebook
+
+
+@dataclass
+class GradeRun:
+    course: Course
+    student: str | None = None                    # grade only this student
+    jobs: int = os.cpu_count() or 1               # notebooks autograded at once
+    assignments: list = field(default_factory=list)
+    items: list = field(default_factory=list)         # ItemResult rows
+    submissions: list = field(default_factory=list)   # (student, assignment, status, message)
+
+    def log(self, message: str) -> None:
+        tqdm.write(message, file=sys.stderr)
+
+
+def prepare(run: GradeRun) -> None:
+    """Config for the course root; (re)create each assignment in the gradebook when needed."""
+    run.course.write_config()
+    run.course.reports.mkdir(parents=True, exist_ok=True)
+    build = run.course.root / "build"
+    build.mkdir(exist_ok=True)
+    for assignment in run.assignments:
+        digest = hashlib.sha256((SOURCE / assignment / f"{assignment}.ipynb").read_bytes()).hexdigest()
+        stamp = build / f"{assignment}.source.sha256"
+        if stamp.exists() and stamp.read_text() == digest:
+            continue
+        proc = run.course.nbgrader("generate_assignment", assignment, "--force",
+                                   "--CourseDirectory.release_directory=build/release")
+        if proc.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-3000:]}")
+        stamp.write_text(digest)
+
+
+def autograde(run: GradeRun) -> None:
+    """`nbgrader autograde` one submission per process: one bad notebook never stops the rest."""
+    todo = [(s, a) for a in run.assignments for s in run.course.students(a)
+            if run.student in (None, s)]
+    with ThreadPoolExecutor(max_workers=max(1, run.jobs)) as pool:
+        futures = [pool.submit(autograde_one, run.course, s, a) for s, a in todo]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
+                           unit="notebook", file=sys.stderr):
+            student, assignment, status, message, rows = future.result()
+            run.items += rows
+            run.submissions.append((student, assignment, status, message))
+            score = sum(r.score or 0 for r in rows)
+            run.log(f"{student}/{assignment}: {status}, {score:g} of {sum(r.max_score for r in rows):g}"
+                    + (f" ({message})" if message else ""))
+
+
+def autograde_one(course: Course, student: str, assignment: str):
+    """Autograde one notebook and read back its items (or why it could not be graded)."""
+    try:
+        proc = course.nbgrader("autograde", assignment, "--student", student, "--force",
+                               timeout=PER_SUBMISSION_TIMEOUT)
+        log = proc.stdout + proc.stderr
+        ok = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        ok, log = False, "CellTimeoutError: the whole notebook ran past its time limit"
+    notebook = course.autograded_notebook(student, assignment)
+    if ok and notebook.exists():
+        return student, assignment, "graded", "", read_items(course.db_url, assignment, student, notebook)
+    status, message = failures.classify(log)
+    return student, assignment, status, message, failed_notebook(course.db_url, assignment, student,
+                                                                 status, message)
+
+
+def feedback(run: GradeRun) -> None:
+    """Feedback HTML for every graded submission (hidden tests cleared, see nbgrader_config)."""
+    for assignment in run.assignments:
+        args = ["generate_feedback", assignment, "--force"]
+        if run.student:
+            args += ["--student", run.student]
+        proc = run.course.nbgrader(*args)
+        if proc.returncode != 0:
+            run.log(f"warning: nbgrader generate_feedback {assignment} failed:\n{proc.stderr[-2000:]}")
+
+
+def report(run: GradeRun) -> None:
+    """reports/checks.csv and reports/submissions.csv; a re-grade of one student keeps the rest."""
+    graded = {(s, a) for s, a, _, _ in run.submissions}
+    write_rows(run.course.reports / "checks.csv", COLUMNS, [r.row() for r in run.items], graded)
+    write_rows(run.course.reports / "submissions.csv", ("student_id", "assignment", "status", "message"),
+               [dict(zip(("student_id", "assignment", "status", "message"), s)) for s in run.submissions],
+               graded)
+
+
+def write_rows(path, columns, rows, replaced) -> None:
+    """Write rows, keeping earlier rows of (student, assignment) pairs not graded this time."""
+    kept = []
+    if path.exists():
+        with path.open(newline="") as fh:
+            kept = [r for r in csv.DictReader(fh) if (r["student_id"], r["assignment"]) not in replaced]
+    rows = sorted(kept + rows, key=lambda r: (r["assignment"], r["student_id"]))
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def export(run: GradeRun) -> None:
+    """grades.csv through nbgrader export, with our status-aware CSV plugin."""
+    proc = run.course.nbgrader("export", "--to=grades.csv",
+                               "--exporter=autograder.grading.export.StatusCsvExportPlugin")
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader export failed:\n{proc.stderr[-3000:]}")
+
+
+STEPS = [prepare, autograde, feedback, report, export]
+
+
+def grade(course: Course, student: str | None = None, only: list | None = None,
+          jobs: int | None = None) -> GradeRun:
+    """Run every step; the caller prints the summary and decides the exit code."""
+    run = GradeRun(course, student, jobs or os.cpu_count() or 1,
+                   only or [a for a in assignments() if course.students(a)])
+    for step in STEPS:
+        step(run)
+    return run

@@ -1,0 +1,43 @@
+"""The table `make grade` prints: one row per student, one column per graded item."""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+MARKS = {"passed": "", "failed": " x", "error": " E", "timeout": " T", "not_run": " -"}
+
+
+def table(checks_csv: Path, submissions_csv: Path) -> str:
+    """A plain-text table per assignment: scores, a mark for each item that did not pass."""
+    with checks_csv.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with submissions_csv.open(newline="") as fh:
+        notebook_status = {(r["student_id"], r["assignment"]): r["status"] for r in csv.DictReader(fh)}
+    by_assignment = defaultdict(list)
+    for r in rows:
+        by_assignment[r["assignment"]].append(r)
+    out = []
+    for assignment, arows in by_assignment.items():
+        items = list(dict.fromkeys(r["item"] for r in arows))
+        students = sorted({r["student_id"] for r in arows})
+        cells = {(r["student_id"], r["item"]): r for r in arows}
+        width = max(len(s) for s in students + ["student"])
+        head = f"{'student':<{width}}  {'total':>11}  {'status':<10}  " + " ".join(f"{i + 1:>4}" for i in range(len(items)))
+        out += [f"== {assignment} ==", head, "-" * len(head)]
+        for s in students:
+            srows = [cells[(s, i)] for i in items if (s, i) in cells]
+            total = sum(float(r["score"] or 0) for r in srows)
+            top = sum(float(r["max_score"]) for r in srows)
+            marks = " ".join(f"{_score(cells.get((s, i))):>4}" for i in items)
+            out.append(f"{s:<{width}}  {total:>5g} / {top:<3g}  {notebook_status.get((s, assignment), ''):<10}  {marks}")
+        out.append("items: " + ", ".join(f"{k + 1} {i}" for k, i in enumerate(items)))
+        out.append("marks: x failed, E error, T timeout, - not run (written answers: graded in formgrader)")
+    return "\n".join(out)
+
+
+def _score(row) -> str:
+    if row is None:
+        return "?"
+    score = "" if row["score"] in ("", None) else f"{float(row['score']):g}"
+    return score + MARKS.get(row["status"], " ?")

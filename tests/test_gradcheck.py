@@ -1,0 +1,97 @@
+"""Does the numeric gradient engine agree with autograd, and does it separate right from wrong?"""
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder import gradcheck
+from autograder.checks.linear_classifiers import softmax_loss
+from conftest import autograd_gradient, classification_problems
+
+
+@settings(max_examples=40, deadline=None)
+@given(classification_problems())
+def test_numeric_gradient_matches_autograd(problem):
+    """Is the full central difference equal to the float64 autograd gradient of a smooth loss?"""
+    W, X, y, reg = problem
+    f = lambda W_: softmax_loss(W_, X, y, reg)
+    numeric = gradcheck.numeric_gradient(f, W)
+    assert numeric.dtype == torch.float64 and numeric.shape == W.shape
+    assert gradcheck.relative_error(numeric, autograd_gradient(softmax_loss, W, X, y, reg)) < 1e-7
+
+
+@settings(max_examples=40, deadline=None)
+@given(classification_problems(), st.sampled_from([torch.float64, torch.float32]))
+def test_correct_gradients_pass_in_float64_and_float32(problem, dtype):
+    """Is a correct gradient accepted, also when it was computed in float32?"""
+    W, X, y, reg = problem
+    grad = autograd_gradient(lambda W_, *a: softmax_loss(W_.to(dtype), X.to(dtype), y, reg), W)
+    verdict = gradcheck.check_gradient(lambda W_: softmax_loss(W_, X, y, reg), W, grad.to(dtype))
+    assert verdict.ok, verdict.message
+    assert verdict.evaluations == 2 * gradcheck.NUM_DIRECTIONS
+
+
+@settings(max_examples=40, deadline=None)
+@given(classification_problems(max_n=20, max_d=10), st.data())
+def test_one_wrong_row_is_rejected_and_located(problem, data):
+    """Is a gradient with one zeroed row rejected, and does the message name that row?"""
+    W, X, y, reg = problem
+    grad = autograd_gradient(softmax_loss, W, X, y, reg)
+    row = data.draw(st.integers(0, W.shape[0] - 1))
+    if grad[row].abs().max() < 1e-3 * grad.abs().max():
+        return  # that row is ~0 already: zeroing it is not a bug
+    bad = grad.clone()
+    bad[row] = 0
+    verdict = gradcheck.check_gradient(lambda W_: softmax_loss(W_, X, y, reg), W, bad)
+    assert not verdict.ok
+    assert f"dW[{row}," in verdict.message or f"row(s) {row}" in verdict.message
+
+
+def test_missing_factor_two_on_l2_is_rejected(rng):
+    """Is reg*W instead of 2*reg*W rejected when the L2 term matters?"""
+    X = torch.randn(30, 20, dtype=torch.float64, generator=rng)
+    y = torch.randint(0, 5, (30,), generator=rng)
+    W = 0.5 * torch.randn(20, 5, dtype=torch.float64, generator=rng)
+    grad = autograd_gradient(softmax_loss, W, X, y, 0.5)
+    verdict = gradcheck.check_gradient(lambda W_: softmax_loss(W_, X, y, 0.5), W, grad - 0.5 * W)
+    assert not verdict.ok and "does not match" in verdict.message
+
+
+def test_scaled_gradient_is_reported_as_a_factor(rng):
+    """Does a gradient that is N times too big say so?"""
+    X = torch.randn(10, 4, dtype=torch.float64, generator=rng)
+    y = torch.randint(0, 3, (10,), generator=rng)
+    W = torch.randn(4, 3, dtype=torch.float64, generator=rng)
+    grad = autograd_gradient(softmax_loss, W, X, y, 0.0)
+    verdict = gradcheck.check_gradient(lambda W_: softmax_loss(W_, X, y, 0.0), W, 10 * grad)
+    assert not verdict.ok and "10 times" in verdict.message
+
+
+def test_wrong_shape_nan_and_non_tensor_are_explained(rng):
+    """Are wrong shapes, NaNs and non-tensors rejected with a message saying so?"""
+    W = torch.randn(3, 2, dtype=torch.float64, generator=rng)
+    f = lambda W_: (W_ ** 2).sum()
+    assert "shape (2, 3)" in gradcheck.check_gradient(f, W, torch.zeros(2, 3)).message
+    nan = 2 * W
+    nan[0, 0] = float("nan")
+    assert "NaN" in gradcheck.check_gradient(f, W, nan).message
+    assert "expected a tensor" in gradcheck.check_gradient(f, W, [1.0]).message
+
+
+def test_large_tensors_are_localized_on_a_sample(rng):
+    """Above MAX_FULL_ENTRIES, is the localization limited to a sample of entries?"""
+    W = torch.randn(100, 50, dtype=torch.float64, generator=rng)
+    f = lambda W_: (W_ ** 3).sum()
+    verdict = gradcheck.check_gradient(f, W, 3 * W ** 2 + 1.0)
+    assert not verdict.ok
+    assert verdict.evaluations == 2 * gradcheck.NUM_DIRECTIONS + 2 * gradcheck.MAX_FULL_ENTRIES
+
+
+def test_grad_check_and_check_close_print_plain_words(capsys, rng):
+    """Do the student-facing helpers print OK/WRONG and return the verdict?"""
+    W = torch.randn(4, 3, dtype=torch.float64, generator=rng)
+    assert gradcheck.grad_check(lambda W_: (W_ ** 2).sum(), W, 2 * W)
+    assert not gradcheck.check_close("dW", W, W + 1)
+    out = capsys.readouterr().out
+    assert out.startswith("OK: dW matches") and "WRONG: dW" in out
