@@ -9,13 +9,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 COURSE ?=
 STUDENT ?=
 JOBS ?=
-GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STUDENT)) $(if $(JOBS),--jobs $(JOBS))
+DEMO ?=
+GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STUDENT)) \
+	$(if $(JOBS),--jobs $(JOBS)) $(if $(DEMO),--demo)
 
 .PHONY: help setup grade release check-release test formgrader clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "  variables: COURSE=dir (course root, default: this folder), STUDENT=id (re-grade one student), JOBS=n (parallel notebooks)"
+	@echo "  variables: COURSE=dir (course root, default: this folder), STUDENT=id (re-grade one student), JOBS=n (parallel notebooks), DEMO=1 (grade the demo class)"
 
 setup: $(STAMP) ## create .venv with the pinned dependencies (torch 2.13.0 CPU)
 

@@ -10,13 +10,14 @@ from .grading.course import REPO, Course
 
 def cmd_grade(args) -> int:
     from .grading import pipeline, summary
-    root = Path(args.course) if args.course else REPO
-    course = Course(root)
-    if not args.course and not any(course.students(a) for a in pipeline.assignments()):
+    course = Course(Path(args.course) if args.course else REPO)
+    empty = not args.course and not any(course.students(a) for a in pipeline.assignments())
+    if args.demo or empty:
         from .corpus.demo import build_demo_class
-        course = Course(REPO / "demo")
-        print(f"No submissions in {REPO / 'submitted'}: grading the bundled demo class in {course.root}/",
-              file=sys.stderr)
+        course = Course(Path(args.course) if args.course else REPO / "demo")
+        if empty:
+            print(f"No submissions in {REPO / 'submitted'}: grading the demo class instead", file=sys.stderr)
+        print(f"Demo class: writing its submissions to {course.submitted}/", file=sys.stderr)
         build_demo_class(course.submitted)
     run = pipeline.grade(course, args.student, args.assignment, args.jobs)
     if not run.submissions:
@@ -50,6 +51,8 @@ def main(argv=None) -> int:
     g.add_argument("--course", help="course root holding submitted/ (default: the repo; the demo class if empty)")
     g.add_argument("--student", help="grade only this student id (other rows are kept)")
     g.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    g.add_argument("--demo", action="store_true",
+                   help="grade the bundled demo class (in --course, default demo/)")
     g.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: CPU cores)")
     g.set_defaults(func=cmd_grade)
     r = sub.add_parser("release", help="generate release/ from assignments/ with nbgrader")

@@ -66,7 +66,30 @@ def _student_frame(exc: BaseException) -> str:
     return f"in {last.name}, line {last.lineno}: {(last.line or '').strip()}"
 
 
-def call(fn, names, args, no_grad: bool = True) -> Outcome:
+@contextlib.contextmanager
+def grader_helpers(fn, helpers: dict):
+    """Let fn see the grader's own versions of the other functions it calls.
+
+    train_linear_classifier calls the student's sample_batch; swapping in the reference for
+    the duration of the call makes a sampling bug cost the sampling item only.
+    """
+    namespace = getattr(fn, "__globals__", None)
+    if not helpers or namespace is None:
+        yield
+        return
+    saved = {k: namespace[k] for k in helpers if k in namespace}
+    namespace.update(helpers)
+    try:
+        yield
+    finally:
+        for k in helpers:
+            if k in saved:
+                namespace[k] = saved[k]
+            else:
+                namespace.pop(k, None)
+
+
+def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None) -> Outcome:
     """Call fn(*args) with warnings silenced and output captured; never raises (but Ctrl-C).
 
     Inputs:
@@ -74,6 +97,7 @@ def call(fn, names, args, no_grad: bool = True) -> Outcome:
     - names: parameter names of args, for messages about in-place changes
     - args: the positional arguments (the grader keeps its own copies)
     - no_grad: run under torch.no_grad(), so a hidden .backward() cannot work
+    - helpers: name -> grader function visible to fn during the call (see grader_helpers)
     Returns:
     - an Outcome
     """
@@ -83,7 +107,7 @@ def call(fn, names, args, no_grad: bool = True) -> Outcome:
     grad_mode = torch.no_grad() if no_grad else contextlib.nullcontext()
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), \
-                warnings.catch_warnings(), grad_mode:
+                warnings.catch_warnings(), grad_mode, grader_helpers(fn, helpers or {}):
             warnings.simplefilter("ignore")
             outcome.value = fn(*args)
     except KeyboardInterrupt:

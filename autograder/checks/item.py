@@ -32,6 +32,7 @@ class Item:
     no_loops: bool = False      # vectorized: no Python loop or comprehension allowed
     flat_backprop: bool = False  # gradients by hand: no autograd, torch.nn, torch.relu
     no_grad: bool = True
+    helpers: dict = field(default_factory=dict)  # grader versions of functions fn calls
     passed: str = "all hidden tests passed"
 
 
@@ -64,7 +65,7 @@ def run(item: Item, fn) -> Verdict:
     if problem := static_problems(item, function_source(fn)):
         return Verdict(FAILED, problem)
     for case in item.cases():
-        outcome = call(fn, case.names, case.args, no_grad=item.no_grad)
+        outcome = call(fn, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers)
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
         if problem := item.judge(case, outcome):

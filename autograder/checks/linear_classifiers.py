@@ -114,6 +114,12 @@ class ConstantGradient:
         return torch.tensor(float(len(self.calls) - 1), dtype=W.dtype), self.G.clone()
 
 
+def reference_sample_batch(X, y, num_train, batch_size):
+    """The grader's sampler, used while checking train_linear_classifier."""
+    idx = torch.randint(num_train, (batch_size,), device=X.device)
+    return X[idx], y[idx]
+
+
 def softmax_loss_and_grad(W, X, y, reg):
     """The grader's own (loss, dW) for training checks (autograd, float64)."""
     with torch.enable_grad():
@@ -131,7 +137,8 @@ def train_cases() -> list:
     W0 = torch.ones(4, 3, dtype=torch.float64)
     fake = ConstantGradient(G)
     gen = torch.Generator().manual_seed(SEED)
-    centers = 4 * torch.randn(3, 2, dtype=torch.float64, generator=gen)
+    torch.manual_seed(SEED)  # the student's init and sampling draw from the global RNG
+    centers = torch.tensor([[5.0, 0.0], [-3.0, 4.0], [-3.0, -4.0]], dtype=torch.float64)
     yb = torch.arange(300) % 3
     Xb = centers[yb] + torch.randn(300, 2, dtype=torch.float64, generator=gen)
     Xb = torch.cat([Xb, torch.ones(300, 1, dtype=torch.float64)], 1)
@@ -247,6 +254,7 @@ ITEMS = {
     "sample_batch": Item("sample_batch", sample_cases, judge_sample,
                          passed="samples matching rows with replacement"),
     "train_linear_classifier": Item("train_linear_classifier", train_cases, judge_train,
+                                    helpers={"sample_batch": reference_sample_batch},
                                     passed="SGD updates W correctly and learns an easy problem"),
     "predict_linear_classifier": Item("predict_linear_classifier", predict_cases, judge_predict,
                                       passed="predicts argmax labels as int64"),

@@ -1,0 +1,45 @@
+"""Do the reference solutions, with their shipped hyper-parameters, classify the offline
+test split well (SVM and softmax >= 0.90)?"""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+import flatgrad_data
+from autograder.corpus import entries
+from autograder.corpus.notebooks import functions
+
+A = "linear_classifiers"
+ITERS = 1000
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return functions(next(e for e in entries(A) if e.name == "ok-reference").notebook(A))
+
+
+def best_model(ns, loss_name, grid_name, data):
+    """The course's search: every grid point, best validation accuracy, its test accuracy."""
+    def accuracy(W, X, y):
+        return (ns["predict_linear_classifier"](W, X) == y).double().mean().item()
+    best = None
+    for lr, reg in itertools.product(*ns[grid_name]()):
+        torch.manual_seed(0)
+        W, _ = ns["train_linear_classifier"](ns[loss_name], None, data["X_train"], data["y_train"],
+                                             lr, reg, ITERS)
+        val = accuracy(W, data["X_val"], data["y_val"])
+        if best is None or val > best[0]:
+            best = (val, accuracy(W, data["X_test"], data["y_test"]), lr, reg)
+    return best
+
+
+@pytest.mark.parametrize("loss_name,grid_name", [("svm_loss_vectorized", "svm_get_search_params"),
+                                                 ("softmax_loss_vectorized", "softmax_get_search_params")])
+def test_reference_reaches_090_on_the_offline_test_split(reference, loss_name, grid_name, capsys):
+    """Does the best grid point reach >= 0.90 test accuracy on digits?"""
+    val, test, lr, reg = best_model(reference, loss_name, grid_name, flatgrad_data.load_digits())
+    with capsys.disabled():
+        print(f"\n{loss_name}: lr={lr:g} reg={reg:g} val={val:.3f} test={test:.3f}")
+    assert test >= 0.90

@@ -1,0 +1,88 @@
+"""Do the linear-classifier checks pass every correct variant and catch every bug, on its
+own item only? (In-process: fast; tests/test_grading.py does the same through make grade.)"""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+
+from autograder.checks import items
+from autograder.checks.linear_classifiers import softmax_loss, svm_loss
+from autograder.checks.points import KINK_MARGIN, away_from_kinks, hinge_margins, visible_reg
+from autograder.corpus import entries
+from autograder.corpus.notebooks import functions
+from autograder.kernel import check
+from conftest import autograd_gradient, classification_problems
+
+A = "linear_classifiers"
+ITEMS = items(A)
+IN_PROCESS = [e for e in entries(A) if e.status == "graded"]
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    """entry name -> {item: Verdict}, each entry's functions checked in this process."""
+    out = {}
+    for entry in IN_PROCESS:
+        ns = functions(entry.notebook(A))
+        out[entry.name] = {item: check(A, item, ns.get(item)) for item in ITEMS}
+    return out
+
+
+@pytest.mark.parametrize("entry", IN_PROCESS, ids=lambda e: e.name)
+def test_entry_fails_exactly_its_items(entry, verdicts):
+    """Does each bug lose its own item and only that one, and each correct variant pass all?"""
+    got = verdicts[entry.name]
+    for item, verdict in got.items():
+        if item in entry.fails:
+            assert verdict.status == entry.item_status, (item, verdict)
+        else:
+            assert verdict.ok, (item, verdict.message)
+
+
+def test_corpus_is_big_enough():
+    """At least 15 realistic bugs and 4 correct variants besides the reference."""
+    bugs = [e for e in entries(A) if e.name.startswith("bug-")]
+    correct = [e for e in entries(A) if e.name.startswith("ok-") and e.name != "ok-reference"]
+    assert len(bugs) >= 15 and len(correct) >= 4
+
+
+def test_failure_messages_name_tensor_entries_and_values(verdicts):
+    """Does a one-path gradient bug say which tensor, which entries, analytic vs numeric?"""
+    message = verdicts["bug-softmax-naive-missing-minus-one"]["softmax_loss_naive"].message
+    assert "dW" in message and "numeric" in message and "worst: dW[" in message
+    message = verdicts["bug-svm-vec-margin-zero"]["svm_loss_vectorized"].message
+    assert "loss is" in message and "expected" in message
+    message = verdicts["bug-svm-vec-python-loop"]["svm_loss_vectorized"].message
+    assert "vectorized" in message and "for label in y" in message
+
+
+@settings(max_examples=30, deadline=None)
+@given(classification_problems())
+def test_reference_losses_are_differentiable_twins_of_autograd(problem):
+    """Are the grader's float64 losses what autograd differentiates to the known formulas?"""
+    W, X, y, reg = problem
+    N = X.shape[0]
+    probs = torch.softmax(X @ W, dim=1)
+    expected = X.T @ (probs - torch.nn.functional.one_hot(y, W.shape[1]).double()) / N + 2 * reg * W
+    assert torch.allclose(autograd_gradient(softmax_loss, W, X, y, reg), expected, atol=1e-10)
+    scores = X @ W
+    margins = scores - scores[torch.arange(N), y][:, None] + 1
+    margins[torch.arange(N), y] = 0
+    assert torch.isclose(svm_loss(W, X, y, reg), margins.clamp(min=0).sum() / N + reg * (W * W).sum())
+
+
+def test_test_points_avoid_kinks_and_make_l2_visible():
+    """Are all hinges far from 0, and is the L2 gradient a visible share of the gradient?"""
+    for seed in range(20):
+        W, X, y = away_from_kinks(40, 30, 10, seed)
+        assert hinge_margins(W, X, y).abs().min() >= KINK_MARGIN
+        reg = visible_reg(svm_loss, W, X, y)
+        data = autograd_gradient(svm_loss, W, X, y, 0.0).norm()
+        assert 0.5 < (2 * reg * W).norm() / data < 2
+
+
+def test_untouched_release_fails_as_not_implemented(verdicts):
+    """Is every item of the untouched release a fail that says 'not implemented yet'?"""
+    for verdict in verdicts["blank-release"].values():
+        assert verdict.status == "failed" and "not implemented" in verdict.message

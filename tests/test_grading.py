@@ -1,0 +1,129 @@
+"""Is every corpus submission graded right through the real `make grade` path?
+
+One class holds the whole linear-classifiers corpus (bugs, correct variants, the untouched
+release, a notebook whose kernel dies). It is graded once with `make grade COURSE=...`,
+then one student is re-graded; the assertions read what a TA reads.
+"""
+from __future__ import annotations
+
+import csv
+import subprocess
+
+import pytest
+
+from autograder.corpus import entries
+from autograder.grading.results import COLUMNS
+from autograder.release import MARKERS
+from conftest import REPO
+
+A = "linear_classifiers"
+ENTRIES = entries(A)
+MANUAL = {"written_kinks", "written_svm_vs_softmax"}
+
+
+def make_grade(course, *extra):
+    return subprocess.run(["make", "-s", "grade", f"COURSE={course}", *extra], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    for entry in ENTRIES:
+        entry.write(course / "submitted", A)
+    proc = make_grade(course)
+    return course, proc
+
+
+@pytest.fixture(scope="module")
+def checks(graded):
+    course, _ = graded
+    rows = read_csv(course / "reports" / "checks.csv")
+    return {(r["student_id"], r["item"]): r for r in rows}
+
+
+def test_grading_finishes_and_prints_the_table(graded):
+    """Does make grade exit 0 (nothing unresolved) and print one table row per student?"""
+    course, proc = graded
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for entry in ENTRIES:
+        assert entry.name in proc.stdout
+
+
+def test_checks_csv_has_exactly_the_promised_columns(graded):
+    """Is reports/checks.csv's header exactly the documented one?"""
+    course, _ = graded
+    header = (course / "reports" / "checks.csv").read_text().splitlines()[0]
+    assert header == ",".join(COLUMNS)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_each_submission_loses_points_only_on_its_own_items(entry, checks):
+    """Full marks on every other auto-graded item; zero with the right status on its own."""
+    items = {item for (student, item) in checks if student == entry.name}
+    assert items, f"no rows for {entry.name}"
+    for item in items:
+        row = checks[(entry.name, item)]
+        if item in MANUAL:
+            expected = "error" if entry.status == "error" else "not_run"
+            assert row["status"] == expected
+        elif item in entry.fails:
+            assert row["status"] == entry.item_status and float(row["score"]) == 0, row
+            assert row["message"], row
+        else:
+            assert row["status"] == "passed" and row["score"] == row["max_score"], row
+
+
+def test_submission_status_and_grades_csv_agree(graded, checks):
+    """Does grades.csv hold nbgrader's columns plus a status, with scores = sum of items?"""
+    course, _ = graded
+    grades = {r["student_id"]: r for r in read_csv(course / "grades.csv")}
+    assert set(grades) == {e.name for e in ENTRIES}
+    for entry in ENTRIES:
+        row = grades[entry.name]
+        assert row["status"] == entry.status
+        total = sum(float(r["score"]) for (s, _), r in checks.items() if s == entry.name)
+        assert float(row["score"]) == pytest.approx(total)
+    assert grades["ok-reference"]["score"] == "25.0" and grades["ok-reference"]["max_score"] == "29.0"
+    assert "kernel died" in grades["crash-kernel-dies"]["message"]
+
+
+def test_feedback_shows_messages_but_no_hidden_tests(graded, checks):
+    """Does each feedback HTML exist, show the item's message, and hide the hidden tests?"""
+    course, _ = graded
+    for entry in ENTRIES:
+        if entry.status != "graded":
+            continue
+        html = (course / "feedback" / entry.name / A / f"{A}.html").read_text()
+        for leak in MARKERS + ("autograder.kernel", "raise_for", "grade(&quot;"):
+            assert leak not in html, (entry.name, leak)
+    bug = checks[("bug-svm-naive-reg-factor", "svm_loss_naive")]["message"]
+    html = (course / "feedback" / "bug-svm-naive-reg-factor" / A / f"{A}.html").read_text()
+    assert "does not match the numeric gradient" in bug and "does not match the numeric gradient" in html
+
+
+def test_regrading_one_student_changes_only_their_rows(graded):
+    """Does make grade STUDENT=id leave every other student's rows as they were?"""
+    course, _ = graded
+    before = (course / "reports" / "checks.csv").read_text().splitlines()
+    target = "bug-train-gradient-ascent"
+    proc = make_grade(course, f"STUDENT={target}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = (course / "reports" / "checks.csv").read_text().splitlines()
+    assert [l for l in before if not l.startswith(target)] == [l for l in after if not l.startswith(target)]
+    assert sorted(l for l in before if l.startswith(target)) == sorted(l for l in after if l.startswith(target))
+    assert f"{target}/{A}: graded" in proc.stderr
+
+
+def test_demo_class_is_graded_when_asked(tmp_path):
+    """Does the demo class (correct, blank, three bugs, a crash) grade and print its table?"""
+    proc = make_grade(tmp_path, "DEMO=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = read_csv(tmp_path / "reports" / "submissions.csv")
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"graded", "error"}
+    assert "ok-reference" in proc.stdout and "items: 1 svm_loss_naive" in proc.stdout
