@@ -41,7 +41,7 @@ test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, rel
 	$(PY) -m pytest -q
 
 formgrader: $(STAMP) ## open nbgrader's formgrader (grade written answers by hand)
-	$(VENV)/bin/jupyter server --ServerApp.root_dir=$(CURDIR)
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.root_dir=$(CURDIR)
 
 clean: ## remove grading state (gradebook, autograded, feedback, reports, demo)
 	rm -rf autograded feedback reports demo build gradebook.db grades.csv

@@ -127,3 +127,21 @@ def test_demo_class_is_graded_when_asked(tmp_path):
     rows = read_csv(tmp_path / "reports" / "submissions.csv")
     assert len(rows) == 6 and {r["status"] for r in rows} == {"graded", "error"}
     assert "ok-reference" in proc.stdout and "items: 1 svm_loss_naive" in proc.stdout
+
+
+def test_rerun_keeps_manual_grades_and_skips_unchanged_notebooks(graded):
+    """After a TA grades a written answer by hand, does make grade keep it without re-running?"""
+    from nbgrader.api import Gradebook
+    course, _ = graded
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("written_kinks", A, A, "ok-reference")
+        grade.manual_score = 2.0
+        gb.db.commit()
+    proc = make_grade(course)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("(unchanged: not re-run)") == len(ENTRIES)
+    rows = {(r["student_id"], r["item"]): r for r in read_csv(course / "reports" / "checks.csv")}
+    row = rows[("ok-reference", "written_kinks")]
+    assert row["status"] == "passed" and float(row["score"]) == 2.0 and "by hand" in row["message"]
+    grades = {r["student_id"]: r for r in read_csv(course / "grades.csv")}
+    assert grades["ok-reference"]["score"] == "27.0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -55,19 +56,76 @@ def prepare(run: GradeRun) -> None:
 
 
 def autograde(run: GradeRun) -> None:
-    """`nbgrader autograde` one submission per process: one bad notebook never stops the rest."""
-    todo = [(s, a) for a in run.assignments for s in run.course.students(a)
-            if run.student in (None, s)]
+    """`nbgrader autograde` one submission per process: one bad notebook never stops the rest.
+
+    A submission graded before, unchanged since (same files, same source notebook), is not
+    run again: its rows are read back, so manual grades from formgrader are kept. STUDENT=id
+    always re-runs that student.
+    """
+    todo, cached = [], []
+    for a in run.assignments:
+        for s in run.course.students(a):
+            if run.student not in (None, s):
+                continue
+            previous = None if run.student else read_stamp(run.course, s, a)
+            (cached if previous else todo).append((s, a, previous))
+    for s, a, previous in cached:
+        notebook = run.course.autograded_notebook(s, a)
+        if previous["status"] == "graded":
+            rows = read_items(run.course.db_url, a, s, notebook)
+        else:
+            rows = failed_notebook(run.course.db_url, a, s, previous["status"], previous["message"])
+        record(run, s, a, previous["status"], previous["message"], rows, " (unchanged: not re-run)")
     with ThreadPoolExecutor(max_workers=max(1, run.jobs)) as pool:
-        futures = [pool.submit(autograde_one, run.course, s, a) for s, a in todo]
+        futures = [pool.submit(autograde_one, run.course, s, a) for s, a, _ in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
                            unit="notebook", file=sys.stderr):
             student, assignment, status, message, rows = future.result()
-            run.items += rows
-            run.submissions.append((student, assignment, status, message))
-            score = sum(r.score or 0 for r in rows)
-            run.log(f"{student}/{assignment}: {status}, {score:g} of {sum(r.max_score for r in rows):g}"
-                    + (f" ({message})" if message else ""))
+            record(run, student, assignment, status, message, rows)
+            if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
+                write_stamp(run.course, student, assignment, status, message)
+
+
+def record(run: GradeRun, student, assignment, status, message, rows, note: str = "") -> None:
+    run.items += rows
+    run.submissions.append((student, assignment, status, message))
+    score = sum(r.score or 0 for r in rows)
+    run.log(f"{student}/{assignment}: {status}, {score:g} of {sum(r.max_score for r in rows):g}"
+            + (f" ({message})" if message else "") + note)
+
+
+def fingerprint(course: Course, student: str, assignment: str) -> str:
+    """Hash of the submitted files and the source notebook they are graded against."""
+    digest = hashlib.sha256((SOURCE / assignment / f"{assignment}.ipynb").read_bytes())
+    folder = course.submitted / student / assignment
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp_path(course: Course, student: str, assignment: str):
+    return course.root / "build" / "graded" / student / f"{assignment}.json"
+
+
+def read_stamp(course: Course, student: str, assignment: str) -> dict | None:
+    """The stored outcome of an unchanged, already graded submission, else None."""
+    path = _stamp_path(course, student, assignment)
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if stamp.get("fingerprint") != fingerprint(course, student, assignment):
+        return None
+    if stamp["status"] == "graded" and not course.autograded_notebook(student, assignment).exists():
+        return None
+    return stamp
+
+
+def write_stamp(course: Course, student: str, assignment: str, status: str, message: str) -> None:
+    path = _stamp_path(course, student, assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"fingerprint": fingerprint(course, student, assignment),
+                                "status": status, "message": message}))
 
 
 def autograde_one(course: Course, student: str, assignment: str):
