@@ -67,13 +67,12 @@ def _student_frame(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def grader_helpers(fn, helpers: dict):
+def grader_helpers(namespace, helpers: dict):
     """Let fn see the grader's own versions of the other functions it calls.
 
     train_linear_classifier calls the student's sample_batch; swapping in the reference for
     the duration of the call makes a sampling bug cost the sampling item only.
     """
-    namespace = getattr(fn, "__globals__", None)
     if not helpers or namespace is None:
         yield
         return
@@ -89,7 +88,8 @@ def grader_helpers(fn, helpers: dict):
                 namespace.pop(k, None)
 
 
-def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None) -> Outcome:
+def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None,
+         namespace: dict | None = None) -> Outcome:
     """Call fn(*args) with warnings silenced and output captured; never raises (but Ctrl-C).
 
     Inputs:
@@ -98,6 +98,7 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None) -> 
     - args: the positional arguments (the grader keeps its own copies)
     - no_grad: run under torch.no_grad(), so a hidden .backward() cannot work
     - helpers: name -> grader function visible to fn during the call (see grader_helpers)
+    - namespace: the globals those helpers go into (default: fn's own)
     Returns:
     - an Outcome
     """
@@ -107,7 +108,7 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None) -> 
     grad_mode = torch.no_grad() if no_grad else contextlib.nullcontext()
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), \
-                warnings.catch_warnings(), grad_mode, grader_helpers(fn, helpers or {}):
+                warnings.catch_warnings(), grad_mode, grader_helpers(namespace if namespace is not None else getattr(fn, "__globals__", None), helpers or {}):
             warnings.simplefilter("ignore")
             outcome.value = fn(*args)
     except KeyboardInterrupt:

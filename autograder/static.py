@@ -24,9 +24,10 @@ def function_source(fn) -> str | None:
 
 
 def _function_node(source: str):
+    """The first function or class defined in source (all of it, methods included)."""
     tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return node
     return tree
 

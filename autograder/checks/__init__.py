@@ -8,6 +8,8 @@ import importlib
 
 ASSIGNMENTS = {
     "linear_classifiers": "autograder.checks.linear_classifiers",
+    "two_layer_net": "autograder.checks.two_layer_net",
+    "backprop_basics": "autograder.checks.backprop_basics",
 }
 
 

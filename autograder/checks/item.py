@@ -33,15 +33,17 @@ class Item:
     flat_backprop: bool = False  # gradients by hand: no autograd, torch.nn, torch.relu
     no_grad: bool = True
     helpers: dict = field(default_factory=dict)  # grader versions of functions fn calls
+    adapter: Callable | None = None  # turns what was submitted (e.g. a class) into a callable
+    static: Callable | None = None   # extra source rule: source -> problem or None
     passed: str = "all hidden tests passed"
 
 
 def static_problems(item: Item, source: str | None) -> str | None:
     """What the source breaks of the item's rules, or None."""
-    if not (item.no_loops or item.flat_backprop):
-        return None
     if source is None:
         return None  # nothing to read (e.g. a builtin); the numeric checks still apply
+    if item.static and (problem := item.static(source)):
+        return problem
     if item.flat_backprop and (uses := banned_uses(source)):
         return (f"{item.name} must compute gradients by hand (flat backprop), but uses "
                 + "; ".join(uses[:3]))
@@ -58,14 +60,23 @@ def exception_verdict(name: str, case: Case, outcome) -> Verdict:
     return Verdict(ERROR, f"{name} raised {outcome.describe_exception()} on {case.label}.")
 
 
+def _module_globals(obj):
+    """The global namespace a class was defined in (where its methods look names up)."""
+    import sys
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    return vars(module) if module is not None else None
+
+
 def run(item: Item, fn) -> Verdict:
     """Run every case of an item against fn and return the first problem, or a pass."""
     if not callable(fn):
         return Verdict(ERROR, f"{item.name} is not a function (got {type(fn).__name__}).")
     if problem := static_problems(item, function_source(fn)):
         return Verdict(FAILED, problem)
+    target = item.adapter(fn) if item.adapter else fn
     for case in item.cases():
-        outcome = call(fn, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers)
+        outcome = call(target, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers,
+                       namespace=getattr(fn, "__globals__", None) or _module_globals(fn))
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
         if problem := item.judge(case, outcome):

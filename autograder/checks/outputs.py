@@ -60,3 +60,27 @@ def gradient_problem(name: str, value, reference_loss, point: torch.Tensor, seed
     verdict = gradcheck.check_gradient(reference_loss, point.detach().to("cpu", torch.float64),
                                        value, name=name, generator=gen)
     return None if verdict.ok else verdict.message
+
+
+# Values computed in float64 agree with the float64 reference to ~1e-12; float32 to ~1e-6.
+VALUE_RTOL = {torch.float64: 1e-8, torch.float32: 1e-4}
+
+
+def values_problem(name: str, value, expected: torch.Tensor, like: torch.Tensor | None = None) -> str | None:
+    """A returned tensor against the grader's expected values (computed in float64)."""
+    like = expected if like is None else like
+    if problem := tensor_problem(name, value, like):
+        return problem
+    got = value.detach().to("cpu", torch.float64)
+    want = expected.detach().to("cpu", torch.float64)
+    rtol = VALUE_RTOL.get(like.dtype, 1e-4)
+    if torch.allclose(got, want, rtol=rtol, atol=rtol * max(1.0, want.abs().max().item())):
+        return None
+    return f"{name} is wrong. " + gradcheck.describe_mismatch(name, got, want, label="expected")
+
+
+def tuple_problem(value, names: tuple) -> str | None:
+    """Is value a tuple/list with one entry per name?"""
+    if isinstance(value, (tuple, list)) and len(value) == len(names):
+        return None
+    return f"should return a tuple ({', '.join(names)}), got {type(value).__name__}"

@@ -49,3 +49,28 @@ def visible_reg(loss_fn, W, X, y) -> float:
         loss_fn(Wg, X, y, 0.0).backward()
     data_norm = Wg.grad.norm().item()
     return round(max(data_norm, 1e-3) / (2 * W.norm().item()), 4)
+
+
+def relu_net_point(N: int, D: int, H: int, C: int, seed: int):
+    """(params, X, y) float64 with every ReLU input >= KINK_MARGIN from 0 and 20-80% negative,
+    so a missing ReLU mask changes the gradient."""
+    X, y, gen = classification_data(N, D, C, seed)
+    for _ in range(1000):
+        params = {"W1": torch.randn(D, H, dtype=torch.float64, generator=gen) / D ** 0.5,
+                  "b1": 0.3 * torch.randn(H, dtype=torch.float64, generator=gen),
+                  "W2": torch.randn(H, C, dtype=torch.float64, generator=gen) / H ** 0.5,
+                  "b2": 0.3 * torch.randn(C, dtype=torch.float64, generator=gen)}
+        pre = X @ params["W1"] + params["b1"]
+        negative = (pre < 0).double().mean().item()
+        if pre.abs().min() >= KINK_MARGIN and (N * H < 5 or 0.2 <= negative <= 0.8):
+            return params, X, y
+    raise RuntimeError("no kink-free test point found")
+
+
+def visible_reg_params(loss_fn, params: dict, X, y, names=("W1", "W2")) -> float:
+    """reg making the L2 gradient of the regularized weights about as large as the data gradient."""
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    with torch.enable_grad():
+        loss_fn(leaves, X, y, 0.0).backward()
+    ratios = [max(leaves[k].grad.norm().item(), 1e-3) / (2 * params[k].norm().item()) for k in names]
+    return round(float(torch.tensor(ratios).log().mean().exp()), 4)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = {"linear_classifiers": "autograder.corpus.linear_classifiers"}
+MODULES = {"linear_classifiers": "autograder.corpus.linear_classifiers",
+           "backprop_basics": "autograder.corpus.backprop_basics",
+           "two_layer_net": "autograder.corpus.two_layer_net"}
 
 
 def entries(assignment: str) -> list:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import copy
 import json
 import linecache
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,17 +108,25 @@ PRELUDE = "import math\nimport time\nimport numpy as np\nimport torch\n"
 
 
 def functions(nb: dict) -> dict:
-    """Namespace after running the notebook's answer cells (definitions only) in-process.
+    """Namespace after running the notebook's setup cell (imports, constants) and its answer
+    cells (definitions) in-process, as under grading (NBGRADER_EXECUTION set).
 
     For tests and benchmarks of trusted corpus code only: it runs no other cell.
     """
+    from .. import gradcheck
+    sys.modules.setdefault("gradcheck", gradcheck)  # what the notebook imports from its folder
+    if str(REPO / "data") not in sys.path:
+        sys.path.append(str(REPO / "data"))
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
     ns: dict = {}
     exec(PRELUDE, ns)
-    for cell in nb["cells"]:
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    setup = code[0] if code and not code[0].get("metadata", {}).get("nbgrader", {}).get("solution") else None
+    for cell in code:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and meta.get("solution"):
+        if cell is setup or meta.get("solution"):
             source = "".join(cell["source"])
-            filename = f"<cell {meta['grade_id']}>"
+            filename = f"<cell {meta.get('grade_id', 'setup')}>"
             # as IPython does: keep the source where inspect.getsource can find it
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             exec(compile(source, filename, "exec"), ns)

@@ -1,5 +1,5 @@
-"""Do the linear-classifier checks pass every correct variant and catch every bug, on its
-own item only? (In-process: fast; tests/test_grading.py does the same through make grade.)"""
+"""Do the checks pass every correct variant and catch every bug, on its own item only?
+(In-process: fast; tests/test_grading.py does the same through make grade.)"""
 from __future__ import annotations
 
 import pytest
@@ -9,30 +9,30 @@ from hypothesis import given, settings
 from autograder.checks import items
 from autograder.checks.linear_classifiers import softmax_loss, svm_loss
 from autograder.checks.points import KINK_MARGIN, away_from_kinks, hinge_margins, visible_reg
-from autograder.corpus import entries
+from autograder.corpus import MODULES, entries
 from autograder.corpus.notebooks import functions
 from autograder.kernel import check
 from conftest import autograd_gradient, classification_problems
 
 A = "linear_classifiers"
-ITEMS = items(A)
-IN_PROCESS = [e for e in entries(A) if e.status == "graded"]
+IN_PROCESS = [(a, e) for a in MODULES for e in entries(a) if e.status == "graded"]
 
 
 @pytest.fixture(scope="module")
 def verdicts():
-    """entry name -> {item: Verdict}, each entry's functions checked in this process."""
+    """(assignment, entry name) -> {item: Verdict}, each entry checked in this process."""
     out = {}
-    for entry in IN_PROCESS:
-        ns = functions(entry.notebook(A))
-        out[entry.name] = {item: check(A, item, ns.get(item)) for item in ITEMS}
+    for assignment, entry in IN_PROCESS:
+        ns = functions(entry.notebook(assignment))
+        out[(assignment, entry.name)] = {item: check(assignment, item, ns.get(item))
+                                         for item in items(assignment)}
     return out
 
 
-@pytest.mark.parametrize("entry", IN_PROCESS, ids=lambda e: e.name)
-def test_entry_fails_exactly_its_items(entry, verdicts):
+@pytest.mark.parametrize("assignment,entry", IN_PROCESS, ids=lambda x: getattr(x, "name", x))
+def test_entry_fails_exactly_its_items(assignment, entry, verdicts):
     """Does each bug lose its own item and only that one, and each correct variant pass all?"""
-    got = verdicts[entry.name]
+    got = verdicts[(assignment, entry.name)]
     for item, verdict in got.items():
         if item in entry.fails:
             assert verdict.status == entry.item_status, (item, verdict)
@@ -40,20 +40,22 @@ def test_entry_fails_exactly_its_items(entry, verdicts):
             assert verdict.ok, (item, verdict.message)
 
 
-def test_corpus_is_big_enough():
-    """At least 15 realistic bugs and 4 correct variants besides the reference."""
-    bugs = [e for e in entries(A) if e.name.startswith("bug-")]
-    correct = [e for e in entries(A) if e.name.startswith("ok-") and e.name != "ok-reference"]
-    assert len(bugs) >= 15 and len(correct) >= 4
+@pytest.mark.parametrize("assignment,bugs,variants", [("linear_classifiers", 15, 4),
+                                                       ("two_layer_net", 10, 2), ("backprop_basics", 6, 2)])
+def test_corpus_is_big_enough(assignment, bugs, variants):
+    """Enough realistic bugs and correct variants (besides the reference) per assignment."""
+    names = [e.name for e in entries(assignment)]
+    assert len([n for n in names if n.startswith("bug-")]) >= bugs
+    assert len([n for n in names if n.startswith("ok-") and n != "ok-reference"]) >= variants
 
 
 def test_failure_messages_name_tensor_entries_and_values(verdicts):
     """Does a one-path gradient bug say which tensor, which entries, analytic vs numeric?"""
-    message = verdicts["bug-softmax-naive-missing-minus-one"]["softmax_loss_naive"].message
+    message = verdicts[(A, "bug-softmax-naive-missing-minus-one")]["softmax_loss_naive"].message
     assert "dW" in message and "numeric" in message and "worst: dW[" in message
-    message = verdicts["bug-svm-vec-margin-zero"]["svm_loss_vectorized"].message
+    message = verdicts[(A, "bug-svm-vec-margin-zero")]["svm_loss_vectorized"].message
     assert "loss is" in message and "expected" in message
-    message = verdicts["bug-svm-vec-python-loop"]["svm_loss_vectorized"].message
+    message = verdicts[(A, "bug-svm-vec-python-loop")]["svm_loss_vectorized"].message
     assert "vectorized" in message and "for label in y" in message
 
 
@@ -84,5 +86,19 @@ def test_test_points_avoid_kinks_and_make_l2_visible():
 
 def test_untouched_release_fails_as_not_implemented(verdicts):
     """Is every item of the untouched release a fail that says 'not implemented yet'?"""
-    for verdict in verdicts["blank-release"].values():
+    for verdict in [v for (a, name), vs in verdicts.items() if name == "blank-release" for v in vs.values()]:
         assert verdict.status == "failed" and "not implemented" in verdict.message
+
+
+def test_two_layer_reference_gradients_agree_with_autograd():
+    """Are the grader's textbook two-layer gradients (used while checking training) right?"""
+    from autograder.checks.points import relu_net_point
+    from autograder.checks.two_layer_reference import loss, reference_forward_backward
+    params, X, y = relu_net_point(12, 5, 7, 4, seed=3)
+    value, grads = reference_forward_backward(params, X, y, reg=0.3)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    expected = loss(leaves, X, y, 0.3)
+    expected.backward()
+    assert torch.isclose(value, expected.detach())
+    for k in leaves:
+        assert torch.allclose(grads[k], leaves[k].grad, atol=1e-12), k

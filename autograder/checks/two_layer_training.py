@@ -1,0 +1,199 @@
+"""Checks for two_layer_net's training side: nn_train, nn_predict, the grid, find_best_net."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .item import Case
+from .outputs import tensor_problem, tuple_problem
+from .points import devices, relu_net_point
+from .two_layer_reference import (PARAMS, reference_forward_backward, reference_init,
+                                  reference_predict, reference_train)
+
+SEED = 4243
+
+
+# --- nn_train -----------------------------------------------------------------------------
+
+class RecordingLoss:
+    """A fake loss_func: loss = call number, fixed grads; records params at every call."""
+
+    def __init__(self, grads):
+        self.grads, self.seen = grads, []
+
+    def __call__(self, params, X, y=None, reg=0.0):
+        if y is None:  # called for scores by a pred_func
+            return torch.zeros(X.shape[0], 3, dtype=X.dtype)
+        self.seen.append({k: params[k].detach().clone() for k in PARAMS})
+        self.reg = reg
+        return torch.tensor(float(len(self.seen) - 1), dtype=X.dtype), {k: g.clone() for k, g in self.grads.items()}
+
+
+def fixed_prediction(params, loss_func, X):
+    return torch.zeros(X.shape[0], dtype=torch.int64)
+
+
+def blobs(n: int, seed: int):
+    """Three well-separated 2-D blobs: (X (n, 2), y (n,)) float64."""
+    gen = torch.Generator().manual_seed(seed)
+    centers = torch.tensor([[3.0, 0.0], [-2.0, 2.5], [-2.0, -2.5]], dtype=torch.float64)
+    y = torch.arange(n) % 3
+    return centers[y] + 0.5 * torch.randn(n, 2, dtype=torch.float64, generator=gen), y
+
+
+def train_cases() -> list:
+    names = ("params", "loss_func", "pred_func", "X", "y", "X_val", "y_val", "learning_rate",
+             "learning_rate_decay", "reg", "num_iters", "batch_size")
+    shapes = {"W1": (2, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}
+    grads = {k: torch.linspace(-1, 1, math.prod(s), dtype=torch.float64).reshape(s) for k, s in shapes.items()}
+    start = {k: torch.ones(s, dtype=torch.float64) for k, s in shapes.items()}
+    fake = RecordingLoss(grads)
+    X = torch.arange(60, dtype=torch.float64)[:, None].repeat(1, 2)
+    y = torch.arange(60) % 3
+    torch.manual_seed(SEED)
+    Xb, yb = blobs(300, SEED)
+    Xv, yv = blobs(90, SEED + 1)
+    return [Case("a loss with constant gradients (60 rows, batches of 20, 7 iterations)", names,
+                 ({k: v.clone() for k, v in start.items()}, fake, fixed_prediction, X, y, X[:6], y[:6],
+                  0.1, 0.5, 0.25, 7, 20), {"fake": fake}),
+            Case("three separable blobs", names,
+                 (reference_init(2, 16, 3, dtype=torch.float64, std=0.5), reference_forward_backward,
+                  reference_predict, Xb, yb, Xv, yv, 0.5, 0.95, 1e-4, 300, 50), {})]
+
+
+def judge_train(case: Case, outcome) -> str | None:
+    stats = outcome.value
+    if not isinstance(stats, dict) or not {"loss_history", "train_acc_history", "val_acc_history"} <= set(stats):
+        return "should return a dict with loss_history, train_acc_history and val_acc_history"
+    params, _, _, X, y, X_val, y_val, lr, decay, reg, T, batch = case.args
+    if len(stats["loss_history"]) != T:
+        return f"loss_history has {len(stats['loss_history'])} entries, expected one per iteration ({T})"
+    if "fake" not in case.extra:
+        first, last = stats["loss_history"][0], sum(stats["loss_history"][-20:]) / 20
+        accuracy = (reference_predict(params, reference_forward_backward, X_val) == y_val).double().mean().item()
+        if not (last < 0.5 * first and accuracy >= 0.9):
+            return (f"training did not learn an easy problem (loss {first:.3f} -> {last:.3f}, "
+                    f"validation accuracy {accuracy:.0%}); update every parameter in params")
+        return None
+    return judge_schedule(case, stats)
+
+
+def judge_schedule(case: Case, stats) -> str | None:
+    """With constant gradients every step is lr_t * grad: read lr_t back from the params seen."""
+    fake = case.extra["fake"]
+    params, _, _, X, _, _, _, lr, decay, reg, T, batch = case.args
+    if len(fake.seen) != T:
+        return f"loss_func was called {len(fake.seen)} times for {T} iterations"
+    if getattr(fake, "reg", None) != reg:
+        return f"loss_func got reg={getattr(fake, 'reg', None)}, expected {reg}"
+    path = fake.seen + [{k: params[k].detach().clone() for k in PARAMS}]
+    per_iter = []
+    for before, after in zip(path, path[1:]):
+        for k in PARAMS:
+            g = fake.grads[k]
+            step = ((before[k] - after[k]) / g)[g.abs() > 1e-9]
+            if not torch.allclose(step, step[0].expand_as(step), rtol=1e-9):
+                return f"params['{k}'] did not move by -learning_rate * grads['{k}']"
+            if k == PARAMS[0]:
+                per_iter.append(step[0].item())
+            elif not math.isclose(step[0].item(), per_iter[-1], rel_tol=1e-9):
+                return (f"params['{k}'] moved by {step[0].item():.4g} * grads['{k}'] but params['W1'] "
+                        f"by {per_iter[-1]:.4g} * grads['W1']: update every parameter the same way")
+    if not math.isclose(per_iter[0], lr, rel_tol=1e-9):
+        return f"the first step used learning rate {per_iter[0]:.4g}, expected {lr}"
+    decays = [i for i in range(1, T) if not math.isclose(per_iter[i], per_iter[i - 1], rel_tol=1e-9)]
+    if any(not math.isclose(per_iter[i], per_iter[i - 1] * decay, rel_tol=1e-9) for i in decays):
+        return "the learning rate changed by something other than learning_rate_decay"
+    epoch = max(X.shape[0] // batch, 1)
+    if len(decays) < (T - 1) // epoch or any(b - a != epoch for a, b in zip(decays, decays[1:])):
+        return f"the learning rate should decay once per epoch ({epoch} iterations), decays at {decays}"
+    if len(stats["val_acc_history"]) < T // epoch or len(stats["train_acc_history"]) != len(stats["val_acc_history"]):
+        return "train_acc_history and val_acc_history need one entry per epoch"
+    return None
+
+
+# --- nn_predict, the search grid and find_best_net --------------------------------------
+
+def predict_cases() -> list:
+    cases = []
+    for k, (N, dtype, device) in enumerate([(30, torch.float64, "cpu"), (1, torch.float64, "cpu"),
+                                            (20, torch.float32, "cpu")] + [(20, torch.float32, d) for d in devices()[1:]]):
+        params, X, _ = relu_net_point(max(N, 2), 6, 5, 4, SEED + k)
+        params = {n: t.to(device, dtype) for n, t in params.items()}
+        cases.append(Case(f"N={N}, {dtype}, {device}", ("params", "loss_func", "X"),
+                          (params, reference_forward_backward, X[:N].to(device, dtype))))
+    return cases
+
+
+def judge_predict(case: Case, outcome) -> str | None:
+    params, loss_func, X = case.args
+    expected = loss_func(params, X).argmax(dim=1)
+    if problem := tensor_problem("y_pred", outcome.value, expected, dtype=torch.int64):
+        return problem
+    wrong = (outcome.value != expected).nonzero().flatten().tolist()
+    return f"{len(wrong)} labels differ from argmax of the scores (first at index {wrong[0]})" if wrong else None
+
+
+def judge_grid(case: Case, outcome) -> str | None:
+    names = ("learning_rates", "hidden_sizes", "regularization_strengths", "learning_rate_decays")
+    if problem := tuple_problem(outcome.value, names):
+        return problem
+    combos = 1
+    for name, values in zip(names, outcome.value):
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError):
+            return f"{name} should be a list of numbers"
+        if not numbers or not all(math.isfinite(v) and v >= 0 for v in numbers):
+            return f"{name} should be a non-empty list of finite non-negative numbers"
+        combos *= len(numbers)
+    if not all(float(h) == int(h) and int(h) > 0 for h in outcome.value[1]):
+        return "hidden_sizes should be positive integers"
+    if not all(0 < float(d) <= 1 for d in outcome.value[3]):
+        return "learning_rate_decays should be in (0, 1]"
+    return None if 2 <= combos <= 25 else f"the grid has {combos} combinations; search 2 to 25"
+
+
+TRAINED = []  # (params, validation accuracy) of every net the student's search trained
+
+
+def recording_train(params, *args, **kwargs):
+    """The grader's nn_train, remembering each trained net and its validation accuracy."""
+    stats = reference_train(params, *args, **kwargs)
+    X_val, y_val = (args[4], args[5]) if len(args) > 5 else (kwargs["X_val"], kwargs["y_val"])
+    accuracy = (reference_predict(params, reference_forward_backward, X_val) == y_val).double().mean().item()
+    TRAINED.append((params, accuracy))
+    return stats
+
+
+def best_net_cases() -> list:
+    TRAINED.clear()
+    torch.manual_seed(SEED)
+    X, y = blobs(240, SEED)
+    Xv, yv = blobs(90, SEED + 1)
+    data = {"X_train": X, "y_train": y, "X_val": Xv, "y_val": yv}
+    grid = lambda: ([1.0, 0.0], [8], [1e-4], [0.95])  # noqa: E731  (lr 0 learns nothing)
+    return [Case("two combinations on separable blobs, learning rates 1 and 0", ("data_dict", "get_param_set_fn"),
+                 (data, grid), {})]
+
+
+def judge_best_net(case: Case, outcome) -> str | None:
+    if problem := tuple_problem(outcome.value, ("best_params", "best_stats", "best_val_acc")):
+        return problem
+    params, _, val_acc = outcome.value
+    data = case.args[0]
+    if not isinstance(params, dict) or set(params) != set(PARAMS):
+        return "best_params should be a params dict with W1, b1, W2, b2"
+    if tuple(params["W1"].shape) != (2, 8):
+        return f"best_params['W1'] has shape {tuple(params['W1'].shape)}, expected (2, 8) from the grid"
+    actual = (reference_predict(params, reference_forward_backward, data["X_val"]) == data["y_val"]).double().mean().item()
+    if not math.isclose(float(val_acc), actual, abs_tol=1e-6):
+        return f"best_val_acc is {float(val_acc):.4f} but best_params score {actual:.4f} on the validation set"
+    if len(TRAINED) != 2:
+        return f"nn_train was called {len(TRAINED)} times for a grid of 2 combinations"
+    best = max(acc for _, acc in TRAINED)
+    if actual < best - 1e-9:
+        return (f"returned a net with validation accuracy {actual:.3f}, but one of the nets trained "
+                f"scored {best:.3f}: keep the best")
+    return None
