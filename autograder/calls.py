@@ -25,6 +25,7 @@ class Outcome:
     where: str = ""
     modified: list = field(default_factory=list)
     output: str = ""
+    used_autograd: bool = False
 
     @property
     def raised(self) -> bool:
@@ -100,15 +101,23 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None,
     - helpers: name -> grader function visible to fn during the call (see grader_helpers)
     - namespace: the globals those helpers go into (default: fn's own)
     Returns:
-    - an Outcome
+    - an Outcome (used_autograd: an autograd graph was recorded during the call, e.g. after
+      torch.enable_grad() inside the function: it caught what no_grad alone would not)
     """
     before = [_snapshot(a) for a in args]
     buffer = io.StringIO()
     outcome = Outcome()
     grad_mode = torch.no_grad() if no_grad else contextlib.nullcontext()
+    namespace = namespace if namespace is not None else getattr(fn, "__globals__", None)
+
+    def pack(tensor):  # autograd saves tensors for backward only while it records a graph
+        outcome.used_autograd = True
+        return tensor
+
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), \
-                warnings.catch_warnings(), grad_mode, grader_helpers(namespace if namespace is not None else getattr(fn, "__globals__", None), helpers or {}):
+                warnings.catch_warnings(), grad_mode, grader_helpers(namespace, helpers or {}), \
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             warnings.simplefilter("ignore")
             outcome.value = fn(*args)
     except KeyboardInterrupt:

@@ -43,3 +43,15 @@ def test_reference_reaches_090_on_the_offline_test_split(reference, loss_name, g
     with capsys.disabled():
         print(f"\n{loss_name}: lr={lr:g} reg={reg:g} val={val:.3f} test={test:.3f}")
     assert test >= 0.90
+
+
+def test_two_layer_reference_reaches_095_on_the_offline_test_split(capsys):
+    """Does find_best_net with the shipped grid reach >= 0.95 test accuracy on digits?"""
+    ns = functions(next(e for e in entries("two_layer_net") if e.name == "ok-reference").notebook("two_layer_net"))
+    data = flatgrad_data.load_digits()
+    torch.manual_seed(0)
+    params, _, val = ns["find_best_net"](data, ns["nn_get_search_params"])
+    test = (ns["nn_predict"](params, ns["nn_forward_backward"], data["X_test"]) == data["y_test"]).double().mean().item()
+    with capsys.disabled():
+        print(f"\ntwo_layer_net: hidden={params['W1'].shape[1]} val={val:.3f} test={test:.3f}")
+    assert test >= 0.95

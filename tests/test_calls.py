@@ -56,3 +56,16 @@ def test_autograd_is_off_inside_the_call():
         return W.grad
     out = call(uses_autograd, ("W",), (torch.ones(2),))
     assert out.raised
+
+
+def test_autograd_switched_back_on_is_still_seen():
+    """Is an autograd graph recorded under torch.enable_grad() inside the call reported?"""
+    def sneaky(W, X):
+        with torch.enable_grad():
+            W = W.detach().requires_grad_(True)
+            loss = (X @ W).sum()
+            loss.backward()
+        return W.grad
+    out = call(sneaky, ("W", "X"), (torch.ones(3, 2), torch.ones(4, 3)))
+    assert not out.raised and out.used_autograd
+    assert not call(lambda W: W * 2, ("W",), (torch.ones(2),)).used_autograd

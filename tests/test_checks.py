@@ -102,3 +102,32 @@ def test_two_layer_reference_gradients_agree_with_autograd():
     assert torch.isclose(value, expected.detach())
     for k in leaves:
         assert torch.allclose(grads[k], leaves[k].grad, atol=1e-12), k
+
+
+def test_obfuscated_autograd_gradient_fails_the_flat_policy():
+    """Does a true gradient computed with autograd behind getattr lose the item, saying why?"""
+    from autograder.checks.linear_classifiers import softmax_loss
+    def softmax_loss_vectorized(W, X, y, reg):
+        grad_mode = getattr(torch, "enable" + "_grad")
+        with grad_mode():
+            leaf = getattr(W.detach(), "requires" + "_grad_")(True)
+            value = softmax_loss(leaf, X, y, reg)
+            (dW,) = getattr(getattr(torch, "auto" + "grad"), "gr" + "ad")(value, leaf)
+        return value.detach(), dW
+    verdict = check(A, "softmax_loss_vectorized", softmax_loss_vectorized)
+    assert verdict.status == "failed" and "autograd graph" in verdict.message
+
+
+@pytest.mark.parametrize("assignment", list(MODULES))
+def test_packing_keeps_every_bug_on_its_own_cells_and_items(assignment):
+    """Does pack() put every entry in exactly one submission, never two on one cell or item?"""
+    from autograder.corpus.notebooks import Pack, pack
+    packed = pack(entries(assignment))
+    names = [m for p in packed for m in (p.members if isinstance(p, Pack) else (p.name,))]
+    assert sorted(names) == sorted(e.name for e in entries(assignment))
+    by_name = {e.name: e for e in entries(assignment)}
+    for p in (p for p in packed if isinstance(p, Pack)):
+        cells = [c for m in p.members for c in by_name[m].touched()]
+        items = [i for m in p.members for i in by_name[m].fails]
+        assert len(cells) == len(set(cells)) and len(items) == len(set(items))
+        p.notebook(assignment)  # every edit still applies

@@ -79,6 +79,9 @@ def run(item: Item, fn) -> Verdict:
                        namespace=getattr(fn, "__globals__", None) or _module_globals(fn))
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
+        if item.flat_backprop and outcome.used_autograd:
+            return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
+                                   "flat backprop computes every gradient by hand")
         if problem := item.judge(case, outcome):
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     return Verdict(PASSED, f"{item.name}: {item.passed}.")

@@ -69,6 +69,14 @@ class Entry:
     item_status: str = "failed"
     note: str = ""
 
+    def expected(self) -> dict:
+        """item -> status this submission must get on it (items not listed must pass)."""
+        return {item: self.item_status for item in self.fails}
+
+    def touched(self) -> set:
+        """grade_ids of the cells this entry changes."""
+        return {gid for gid, _, _ in self.edits} | set(self.replace)
+
     def sources(self, assignment: str) -> dict:
         solved = answers(assignment)
         for gid, old, new in self.edits:
@@ -97,6 +105,40 @@ class Entry:
         else:
             path.write_text(json.dumps(self.notebook(assignment), indent=1))
         return path
+
+
+@dataclass
+class Pack(Entry):
+    """Several corpus entries in one submission: they change different cells and must fail
+    different items, so each one's verdict is still its own. Grading through make grade
+    costs a notebook run per submission; packing keeps the end-to-end test short."""
+    members: tuple = ()
+    expect: dict = field(default_factory=dict)
+
+    def expected(self) -> dict:
+        return dict(self.expect)
+
+
+def pack(entries, prefix: str = "pack") -> list:
+    """Entries packed into as few submissions as possible; whole-notebook cases stay alone."""
+    alone = [e for e in entries if e.status != "graded" or e.untouched or e.raw is not None
+             or e.extra_cells or not e.touched()]
+    packs: list = []
+    for e in entries:
+        if e in alone:
+            continue
+        for p in packs:
+            if not (p.touched() & e.touched()) and not (set(p.expect) & set(e.fails)):
+                break
+        else:
+            p = Pack(f"{prefix}-{len(packs) + 1}")
+            packs.append(p)
+        p.edits += tuple(e.edits)
+        p.replace = {**p.replace, **e.replace}
+        p.fails += tuple(e.fails)
+        p.expect.update(e.expected())
+        p.members += (e.name,)
+    return alone + packs
 
 
 def write_class(submitted: Path, assignment: str, entries) -> list:
