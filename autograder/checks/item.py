@@ -6,6 +6,7 @@ wires these together, so the calling can move to another process without changin
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -62,7 +63,6 @@ def exception_verdict(name: str, case: Case, outcome) -> Verdict:
 
 def _module_globals(obj):
     """The global namespace a class was defined in (where its methods look names up)."""
-    import sys
     module = sys.modules.get(getattr(obj, "__module__", ""), None)
     return vars(module) if module is not None else None
 
