@@ -1,11 +1,11 @@
 """The demo class `make grade` grades when submitted/ is empty."""
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
 from . import MODULES, entries
-import importlib
 
 
 def build_demo_class(submitted: Path) -> None:
