@@ -13,7 +13,33 @@ c.ClearSolutions.code_stub = {
     "python": 'raise NotImplementedError("TODO(student): write this part (see the docstring)")'}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Execution while grading: a stuck cell is interrupted, the rest of the notebook still runs.
+# Grading: nbgrader sanitizes the submission (outputs cleared, grade and read-only cells
+# restored from the gradebook, deleted grade cells put back), then the clean room grades it:
+# the student's answer cells run in a confined process, every verdict is decided in the
+# grader's process (autograder/cleanroom). Nothing runs in a Jupyter kernel.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "autograder.grading.restorecells.RestoreGradeCells",  # deleted test cells back, from the gradebook
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "autograder.grading.cleanroom.CleanRoomGrade",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Limits per student notebook (see autograder/grading/cleanroom.py for all settings).
+c.CleanRoomGrade.cell_timeout = 30
+c.CleanRoomGrade.call_timeout = 60
+c.CleanRoomGrade.notebook_timeout = 600
+c.CleanRoomGrade.memory_limit_mb = 2048
+
+# Execution when nbgrader runs a notebook itself (validate): a stuck cell is interrupted.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True

@@ -21,20 +21,30 @@ OUTPUT_CAP = 2000  # characters of captured stdout/stderr kept for messages
 class Outcome:
     """What one call did: value or exception, inputs modified, printed text."""
     value: object = None
-    exception: BaseException | None = None
+    error: tuple | None = None        # (exception type name, message) when the call raised
     where: str = ""
     modified: list = field(default_factory=list)
     output: str = ""
     used_autograd: bool = False
+    stopped: str | None = None        # the grader had to stop the call: "timeout" or "crash"
+    exception: BaseException | None = None  # in-process calls only
 
     @property
     def raised(self) -> bool:
-        return self.exception is not None
+        return self.error is not None
 
     def describe_exception(self) -> str:
-        exc = self.exception
-        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        text = f"{self.error[0]}: {self.error[1]}".strip().rstrip(":")
         return text + (f" ({self.where})" if self.where else "")
+
+
+def error_of(exc: BaseException) -> tuple:
+    """(type name, message) of an exception, even one whose __str__ fails."""
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "(message could not be read)"
+    return type(exc).__name__, text[:OUTPUT_CAP]
 
 
 def _snapshot(value):
@@ -56,6 +66,35 @@ def _changed(before, after) -> bool:
     if isinstance(before, (list, tuple)):
         return len(before) != len(after) or any(_changed(b, a) for b, a in zip(before, after))
     return False
+
+
+def write_back(original, after) -> None:
+    """Apply in-place changes made on the other side of the clean room to the originals.
+
+    A tensor changed in place is copied into; a dict or list gets the other side's entries.
+    """
+    if torch.is_tensor(original) and torch.is_tensor(after):
+        if original.shape == after.shape and original.dtype == after.dtype and not torch.equal(
+                original.detach().cpu(), after.detach().cpu()):
+            try:
+                with torch.no_grad():
+                    original.copy_(after.to(original.device))
+            except RuntimeError:
+                pass  # e.g. an expanded view: nothing the student could have written either
+    elif isinstance(original, dict) and isinstance(after, dict):
+        for key in [k for k in original if k not in after]:
+            del original[key]
+        for key, value in after.items():
+            if torch.is_tensor(original.get(key)) and torch.is_tensor(value) and \
+                    original[key].shape == value.shape and original[key].dtype == value.dtype:
+                write_back(original[key], value)
+            else:
+                original[key] = value
+    elif isinstance(original, list) and isinstance(after, list):
+        original[:] = after
+    elif isinstance(original, tuple) and isinstance(after, tuple) and len(original) == len(after):
+        for o, a in zip(original, after):
+            write_back(o, a)
 
 
 def _student_frame(exc: BaseException) -> str:
@@ -123,7 +162,7 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None,
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too: a student's sys.exit() is their error
-        outcome.exception = exc
+        outcome.exception, outcome.error = exc, error_of(exc)
         outcome.where = _student_frame(exc)
     outcome.output = buffer.getvalue()[:OUTPUT_CAP]
     outcome.modified = [n for n, b, a in zip(names, before, args) if _changed(b, a)]

@@ -13,6 +13,9 @@ BANNED_ATTRIBUTES = {"backward": "autograd (.backward())", "autograd": "torch.au
                      "requires_grad_": "autograd (requires_grad_)", "grad": "autograd (.grad)",
                      "nn": "torch.nn", "func": "torch.func"}
 BANNED_CALLS = {"relu": "torch.relu"}
+# Names that can reach autograd without spelling it (getattr(torch, "auto" + "grad")).
+DYNAMIC = {"getattr", "setattr", "eval", "exec", "compile", "__import__", "globals", "vars",
+           "importlib", "__dict__", "__getattribute__", "autograd"}
 
 
 def function_source(fn) -> str | None:
@@ -50,4 +53,33 @@ def banned_uses(source: str) -> list[str]:
             found.append(f"line {node.lineno}: {BANNED_ATTRIBUTES[node.attr]}")
         elif isinstance(node, ast.Attribute) and node.attr in BANNED_CALLS:
             found.append(f"line {node.lineno}: {BANNED_CALLS[node.attr]}")
+        elif isinstance(node, (ast.Name, ast.Attribute)) and getattr(node, "id", getattr(node, "attr", "")) in DYNAMIC:
+            name = getattr(node, "id", None) or node.attr
+            found.append(f"line {node.lineno}: {name} (dynamic access hides what is called; not allowed here)")
     return found
+
+
+def definition_source(sources: list[str], name: str) -> str | None:
+    """Source of the last top-level def/class `name` in the given cell sources, else None."""
+    found = None
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+                found = ast.get_source_segment(source, node, padded=True)
+                if node.decorator_list:
+                    first = min(d.lineno for d in node.decorator_list)
+                    found = "\n".join(source.splitlines()[first - 1:node.end_lineno])
+    return textwrap.dedent(found) if found else None
+
+
+def top_level_names(source: str) -> list[str]:
+    """Names of the functions and classes a cell defines at top level."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]

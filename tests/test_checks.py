@@ -15,7 +15,7 @@ from autograder.kernel import check
 from conftest import autograd_gradient, classification_problems
 
 A = "linear_classifiers"
-IN_PROCESS = [(a, e) for a in MODULES for e in entries(a) if e.status == "graded"]
+IN_PROCESS = [(a, e) for a in MODULES for e in entries(a) if e.status == "graded" and e.in_process]
 
 
 @pytest.fixture(scope="module")
@@ -104,16 +104,31 @@ def test_two_layer_reference_gradients_agree_with_autograd():
         assert torch.allclose(grads[k], leaves[k].grad, atol=1e-12), k
 
 
+def _autograd_softmax(W, X, y, reg):
+    """The true (loss, dW) through autograd, reached only through getattr."""
+    from autograder.checks.linear_classifiers import softmax_loss
+    grad_mode = getattr(torch, "enable" + "_grad")
+    with grad_mode():
+        leaf = getattr(W.detach(), "requires" + "_grad_")(True)
+        value = softmax_loss(leaf, X, y, reg)
+        (dW,) = getattr(getattr(torch, "auto" + "grad"), "gr" + "ad")(value, leaf)
+    return value.detach(), dW
+
+
 def test_obfuscated_autograd_gradient_fails_the_flat_policy():
     """Does a true gradient computed with autograd behind getattr lose the item, saying why?"""
-    from autograder.checks.linear_classifiers import softmax_loss
     def softmax_loss_vectorized(W, X, y, reg):
         grad_mode = getattr(torch, "enable" + "_grad")
         with grad_mode():
-            leaf = getattr(W.detach(), "requires" + "_grad_")(True)
-            value = softmax_loss(leaf, X, y, reg)
-            (dW,) = getattr(getattr(torch, "auto" + "grad"), "gr" + "ad")(value, leaf)
-        return value.detach(), dW
+            return _autograd_softmax(W, X, y, reg)
+    verdict = check(A, "softmax_loss_vectorized", softmax_loss_vectorized)
+    assert verdict.status == "failed" and "getattr (dynamic access" in verdict.message
+
+
+def test_autograd_hidden_in_a_helper_is_caught_at_run_time():
+    """The source of the graded function is clean; the autograd graph recorded during the call is not."""
+    def softmax_loss_vectorized(W, X, y, reg):
+        return _autograd_softmax(W, X, y, reg)
     verdict = check(A, "softmax_loss_vectorized", softmax_loss_vectorized)
     assert verdict.status == "failed" and "autograd graph" in verdict.message
 

@@ -103,8 +103,6 @@ def test_submission_status_and_grades_csv_agree(graded, checks):
             auto = sum(float(r["max_score"]) for (s, a, i), r in checks.items()
                        if s == entry.name and a == assignment and i not in manual_items(assignment))
             assert float(row["score"]) == auto > 0
-        if entry.status == "error":
-            assert "kernel died" in row["message"]
     submitted = {(e.name, a) for a, e in ENTRIES}
     assert all(r["status"] == "not_submitted" for k, r in grades.items() if k not in submitted)
 
@@ -143,7 +141,10 @@ def test_demo_class_is_graded_when_asked(tmp_path):
     proc = make_grade(tmp_path, "DEMO=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = read_csv(tmp_path / "reports" / "submissions.csv")
-    assert len(rows) >= 6 and {r["status"] for r in rows} == {"graded", "error"}
+    assert len(rows) >= 6 and {r["status"] for r in rows} == {"graded"}
+    crash = {(r["student_id"], r["item"]): r for r in read_csv(tmp_path / "reports" / "checks.csv")}
+    assert crash[("crash-kernel-dies", "svm_loss_vectorized")]["status"] == "error"  # only that item
+    assert crash[("crash-kernel-dies", "svm_loss_naive")]["status"] == "passed"
     assert "ok-reference" in proc.stdout and "items: 1 svm_loss_naive" in proc.stdout
 
 

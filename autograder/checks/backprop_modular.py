@@ -7,6 +7,8 @@ import math
 import torch
 
 from . import two_layer_reference as net
+from .adapters import (AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, graph_adapter,
+                       modular_adapter, shipped, sin_times_sum)
 from .item import Case, Item
 from .numbers import H, SEED, as64, numbers_problem
 from .outputs import gradient_problem, scalar_problem, values_problem
@@ -21,19 +23,6 @@ FUNCTIONS = {  # name -> (reference forward, shapes of its inputs)
     "ReLU": (lambda x: x.clamp_min(0), ((6, 5),)),
     "Sigmoid": (lambda x: 1 / (1 + torch.exp(-x)), ((6, 5),)),
 }
-
-
-def function_adapter(cls):
-    """Call cls.apply on the inputs, backpropagate grad_out; return (output, input grads)."""
-    def run(grad_out, *inputs):
-        if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
-            raise TypeError(f"{getattr(cls, '__name__', cls)} must subclass torch.autograd.Function")
-        with torch.enable_grad():
-            leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
-            out = cls.apply(*leaves)
-            grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
-        return out.detach(), grads
-    return run
 
 
 def function_cases(name):
@@ -74,6 +63,7 @@ def function_item(name):
                 no_grad=False, passed="forward and backward match the grader's float64 numerics")
 
 
+@shipped
 class ReferenceMultiply(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y):
@@ -86,6 +76,7 @@ class ReferenceMultiply(torch.autograd.Function):
         return grad * y, grad * x
 
 
+@shipped
 class ReferenceMatMul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w):
@@ -98,6 +89,7 @@ class ReferenceMatMul(torch.autograd.Function):
         return grad @ w.T, x.T @ grad
 
 
+@shipped
 class ReferenceReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -110,6 +102,7 @@ class ReferenceReLU(torch.autograd.Function):
         return grad * (x > 0)
 
 
+@shipped
 class ReferenceSigmoid(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -121,17 +114,6 @@ class ReferenceSigmoid(torch.autograd.Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
-
-
-def modular_adapter(fn):
-    """Call fn with leaf params, run loss.backward(), return (loss, grads)."""
-    def run(params, X, y, reg):
-        with torch.enable_grad():
-            leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-            value = fn(leaves, X, y, reg)
-            value.backward()
-        return value.detach(), {k: leaves[k].grad for k in leaves}
-    return run
 
 
 def modular_cases():
@@ -165,46 +147,6 @@ def uses_functions(source):
 
 
 # --- 8. the computational-graph object and 9. forward mode from reverse mode -------------
-
-class Gate:
-    """The grader's gates, with the notebook's interface: inputs, output, forward, backward."""
-
-    def __init__(self, inputs, output):
-        self.inputs, self.output = list(inputs), output
-
-
-class AddGate(Gate):
-    def forward(self, a, b):
-        return a + b
-
-    def backward(self, upstream):
-        return upstream, upstream
-
-
-class MulGate(Gate):
-    def forward(self, a, b):
-        self.a, self.b = a, b
-        return a * b
-
-    def backward(self, upstream):
-        return upstream * self.b, upstream * self.a
-
-
-class SigmoidGate(Gate):
-    def forward(self, a):
-        self.out = 1 / (1 + math.exp(-a))
-        return self.out
-
-    def backward(self, upstream):
-        return (upstream * self.out * (1 - self.out),)
-
-
-def graph_adapter(cls):
-    def run(gates, inputs):
-        graph = cls(gates)
-        return graph.forward(dict(inputs)), graph.backward()
-    return run
-
 
 def graph_cases():
     sigmoid = [MulGate(["w0", "x0"], "s0"), MulGate(["w1", "x1"], "s1"), AddGate(["s0", "s1"], "s2"),
@@ -241,8 +183,8 @@ def judge_graph(case, outcome):
 def jvp_cases():
     gen = torch.Generator().manual_seed(SEED)
     A = torch.randn(4, 3, dtype=torch.float64, generator=gen)
-    functions = [("f(x) = sin(x) * sum(x)", lambda x: torch.sin(x) * x.sum(), (5,)),
-                 ("f(x) = tanh(x @ A) (4 -> 3)", lambda x: torch.tanh(x @ A), (2, 4))]
+    functions = [("f(x) = sin(x) * sum(x)", sin_times_sum, (5,)),
+                 ("f(x) = tanh(x @ A) (4 -> 3)", TanhLayer(A), (2, 4))]
     return [Case(label, ("f", "x", "v"), (f, torch.randn(*s, dtype=torch.float64, generator=gen),
                                            torch.randn(*s, dtype=torch.float64, generator=gen)))
             for label, f, s in functions]

@@ -7,12 +7,15 @@ wires these together, so the calling can move to another process without changin
 from __future__ import annotations
 
 import sys
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
+
 from ..calls import call
 from ..static import banned_uses, function_source, loops
-from ..verdict import ERROR, FAILED, PASSED, Verdict
+from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 
 
 @dataclass
@@ -56,7 +59,7 @@ def static_problems(item: Item, source: str | None) -> str | None:
 
 def exception_verdict(name: str, case: Case, outcome) -> Verdict:
     """A raised exception: not implemented yet is a fail, anything else an error."""
-    if isinstance(outcome.exception, NotImplementedError):
+    if outcome.error[0] == "NotImplementedError":
         return Verdict(FAILED, f"{name} is not implemented yet (it raised NotImplementedError).")
     return Verdict(ERROR, f"{name} raised {outcome.describe_exception()} on {case.label}.")
 
@@ -67,16 +70,55 @@ def _module_globals(obj):
     return vars(module) if module is not None else None
 
 
+def item_seed(item: Item) -> int:
+    """The random seed of an item's calls: the same for every student and every run."""
+    return zlib.crc32(item.name.encode()) & 0xFFFF
+
+
+class Submission:
+    """Where a student's functions live: problem(name), source(name), call(item, case)."""
+
+
+class LocalSubmission(Submission):
+    """A function in this process (the notebook's own hidden-test cell, the test suite)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def problem(self, name: str) -> str | None:
+        return None if callable(self.fn) else f"{name} is not a function (got {type(self.fn).__name__})."
+
+    def source(self, name: str) -> str | None:
+        return function_source(self.fn)
+
+    def call(self, item: Item, case: Case):
+        target = item.adapter(self.fn) if item.adapter else self.fn
+        torch.manual_seed(item_seed(item))
+        return call(target, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers,
+                    namespace=getattr(self.fn, "__globals__", None) or _module_globals(self.fn))
+
+
+def stopped_verdict(item: Item, case: Case, outcome) -> Verdict:
+    status = TIMEOUT if outcome.stopped == "timeout" else ERROR
+    return Verdict(status, f"{item.name} {outcome.error[1]} (on {case.label}).")
+
+
 def run(item: Item, fn) -> Verdict:
-    """Run every case of an item against fn and return the first problem, or a pass."""
-    if not callable(fn):
-        return Verdict(ERROR, f"{item.name} is not a function (got {type(fn).__name__}).")
-    if problem := static_problems(item, function_source(fn)):
+    """Run every case of an item and return the first problem, or a pass.
+
+    fn is the student's function itself, or a submission object with problem/source/call
+    (autograder.cleanroom.remote: the function lives in another process).
+    """
+    submission = fn if isinstance(fn, Submission) else LocalSubmission(fn)
+    if problem := submission.problem(item.name):
+        return Verdict(ERROR, problem)
+    if problem := static_problems(item, submission.source(item.name)):
         return Verdict(FAILED, problem)
-    target = item.adapter(fn) if item.adapter else fn
+    torch.manual_seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     for case in item.cases():
-        outcome = call(target, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers,
-                       namespace=getattr(fn, "__globals__", None) or _module_globals(fn))
+        outcome = submission.call(item, case)
+        if outcome.stopped:
+            return stopped_verdict(item, case, outcome)
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
         if item.flat_backprop and outcome.used_autograd:

@@ -57,6 +57,11 @@ class Entry:
     - extra_cells: code cells appended at the end of the notebook
     - raw: bytes written instead of a notebook (a corrupt file)
     - status: the submission status expected in reports/submissions.csv
+    - statuses: item -> expected status, for items whose status differs from item_status
+    - messages: item -> text its message must contain ("" key: the submission's message)
+    - transform: a function changing the notebook JSON (delete, reorder, edit cells...)
+    - filename / files / empty: the folder's notebook name, extra files, no notebook at all
+    - in_process: False when it cannot be checked inside the test process (it kills it)
     """
     name: str
     fails: tuple = ()
@@ -68,10 +73,17 @@ class Entry:
     status: str = "graded"
     item_status: str = "failed"
     note: str = ""
+    statuses: dict = field(default_factory=dict)
+    messages: dict = field(default_factory=dict)
+    transform: object = None
+    filename: str | None = None
+    files: dict = field(default_factory=dict)
+    empty: bool = False
+    in_process: bool = True
 
     def expected(self) -> dict:
         """item -> status this submission must get on it (items not listed must pass)."""
-        return {item: self.item_status for item in self.fails}
+        return {item: self.statuses.get(item, self.item_status) for item in self.fails}
 
     def touched(self) -> set:
         """grade_ids of the cells this entry changes."""
@@ -94,12 +106,16 @@ class Entry:
         for source in self.extra_cells:
             nb["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {},
                                 "outputs": [], "source": source})
-        return nb
+        return self.transform(nb) if self.transform else nb
 
     def write(self, submitted: Path, assignment: str) -> Path:
         folder = submitted / self.name / assignment
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{assignment}.ipynb"
+        for name, data in self.files.items():
+            (folder / name).write_bytes(data)
+        path = folder / (self.filename or f"{assignment}.ipynb")
+        if self.empty:
+            return path
         if self.raw is not None:
             path.write_bytes(self.raw)
         else:
@@ -122,7 +138,7 @@ class Pack(Entry):
 def pack(entries, prefix: str = "pack") -> list:
     """Entries packed into as few submissions as possible; whole-notebook cases stay alone."""
     alone = [e for e in entries if e.status != "graded" or e.untouched or e.raw is not None
-             or e.extra_cells or not e.touched()]
+             or e.extra_cells or not e.touched() or not e.in_process or e.transform or e.files]
     packs: list = []
     for e in entries:
         if e in alone:

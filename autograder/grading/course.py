@@ -48,7 +48,9 @@ class Course:
             f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})  # noqa: F821\n"
             f"c.CourseDirectory.root = {str(self.root.resolve())!r}\n"
             f"c.CourseDirectory.source_directory = {str(SOURCE)!r}\n"
-            "c.CourseDirectory.release_directory = 'build/release'\n")
+            "c.CourseDirectory.release_directory = 'build/release'\n"
+            "# This course's own settings (e.g. c.CleanRoomGrade.call_timeout), if it has any:\n"
+            "load_subconfig('course_config.py')  # noqa: F821\n")
 
     def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
         """Run `nbgrader ARGS` in the course root with the venv's bin first on PATH.

@@ -1,19 +1,16 @@
 """What an nbgrader log says when a notebook could not be autograded at all."""
 from __future__ import annotations
 
-from ..verdict import ERROR, TIMEOUT
+from ..verdict import ERROR
 
 UNRESOLVED = "unresolved"  # the grader itself could not finish: no score is recorded
 
 # (text in nbgrader's log, status, reason shown to TA and student); first match wins.
 KNOWN = [
-    ("DeadKernelError", ERROR, "the notebook's kernel died while it ran (os._exit, a crash or "
-                               "running out of memory); items after that point could not be graded"),
-    ("Kernel died", ERROR, "the notebook's kernel died while it ran"),
     ("NotJSONError", ERROR, "the submitted notebook is not valid notebook JSON (corrupt or truncated file)"),
     ("Notebook does not appear to be JSON", ERROR, "the submitted notebook is not valid JSON"),
-    ("CellTimeoutError", TIMEOUT, "a cell ran past the time limit and the kernel did not recover"),
-    ("UnresponsiveKernelError", TIMEOUT, "the kernel stopped responding"),
+    ("Unreadable Notebook", ERROR, "the submitted notebook is not a valid notebook file"),
+    ("not valid json", ERROR, "the submitted notebook is not valid JSON (corrupt or truncated file)"),
 ]
 
 

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
-import subprocess
+import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
+from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
-from . import failures
+from . import failures, workers
 from .course import SOURCE, Course, assignments
+from ..verdict import ERROR
 from .results import COLUMNS, failed_notebook, read_items
-
-PER_SUBMISSION_TIMEOUT = 900  # seconds for one `nbgrader autograde` of one notebook
-
 
 @dataclass
 class GradeRun:
@@ -76,17 +76,74 @@ def autograde(run: GradeRun) -> None:
         else:
             rows = failed_notebook(run.course.db_url, a, s, previous["status"], previous["message"])
         record(run, s, a, previous["status"], previous["message"], rows, " (unchanged: not re-run)")
-    with ThreadPoolExecutor(max_workers=max(1, run.jobs)) as pool:
-        futures = [pool.submit(autograde_one, run.course, s, a) for s, a, _ in todo]
+    for s, a, _ in list(todo):
+        problem = submission_problem(run.course, s, a)
+        if problem:
+            todo.remove((s, a, _))
+            rows = failed_notebook(run.course.db_url, a, s, ERROR, problem)
+            record(run, s, a, ERROR, problem, rows)
+            write_stamp(run.course, s, a, ERROR, problem)
+    if not todo:
+        return
+    with workers.pool(run.course, run.jobs) as pool:
+        futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
                            unit="notebook", file=sys.stderr):
-            student, assignment, status, message, rows = future.result()
+            student, assignment, status, message, rows = outcome_of(future, futures, todo)
             record(run, student, assignment, status, message, rows)
             if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
                 write_stamp(run.course, student, assignment, status, message)
 
 
+def outcome_of(future, futures, todo):
+    """A worker's result; a worker that died leaves its submission unresolved, never zero."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 (BrokenProcessPool and the like)
+        s, a, _ = todo[futures.index(future)]
+        reason = f"the grading worker failed: {type(exc).__name__}: {exc}"[:300]
+        return s, a, failures.UNRESOLVED, reason, []
+
+
+def submission_problem(course: Course, student: str, assignment: str) -> str | None:
+    """Put a notebook submitted under another name in place; say why a folder can't be graded."""
+    folder = course.submitted / student / assignment
+    expected = folder / f"{assignment}.ipynb"
+    if expected.exists():
+        return None
+    found = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    if len(found) == 1:
+        shutil.copyfile(found[0], expected)
+        (folder / RENAMED).write_text(found[0].name)
+        return None
+    if not found:
+        return f"no notebook in the submission folder (expected {assignment}.ipynb)"
+    return f"several notebooks and none named {assignment}.ipynb: {', '.join(p.name for p in found)}"
+
+
+RENAMED = ".flatgrad-renamed-from"  # which file a renamed submission was graded from
+
+
+def submission_notes(course: Course, student: str, assignment: str) -> list[str]:
+    """What the TA should know about the folder: a renamed notebook, extra files."""
+    folder = course.submitted / student / assignment
+    notes = []
+    if (folder / RENAMED).exists():
+        notes.append(f"notebook submitted as {(folder / RENAMED).read_text()}, graded as {assignment}.ipynb")
+    shipped = {p.name for p in (SOURCE / assignment).iterdir()} | {RENAMED, "timestamp.txt"}
+    renamed = (folder / RENAMED).read_text() if (folder / RENAMED).exists() else None
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in shipped and p.name != renamed)
+    if extra:
+        notes.append(f"extra files not used by the grader: {', '.join(extra[:5])}")
+    return notes
+
+
 def record(run: GradeRun, student, assignment, status, message, rows, note: str = "") -> None:
+    if status != "graded":  # so that grades.csv has a row saying why, not a missing student
+        with Gradebook(run.course.db_url) as gb:
+            gb.update_or_create_student(student)
+    if status != failures.UNRESOLVED and (run.course.submitted / student / assignment).is_dir():
+        message = "; ".join([m for m in [message] if m] + submission_notes(run.course, student, assignment))
     run.items += rows
     run.submissions.append((student, assignment, status, message))
     score = sum(r.score or 0 for r in rows)
@@ -124,25 +181,15 @@ def read_stamp(course: Course, student: str, assignment: str) -> dict | None:
 def write_stamp(course: Course, student: str, assignment: str, status: str, message: str) -> None:
     path = _stamp_path(course, student, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"fingerprint": fingerprint(course, student, assignment),
-                                "status": status, "message": message}))
+    atomic_write(path, json.dumps({"fingerprint": fingerprint(course, student, assignment),
+                                   "status": status, "message": message}))
 
 
-def autograde_one(course: Course, student: str, assignment: str):
-    """Autograde one notebook and read back its items (or why it could not be graded)."""
-    try:
-        proc = course.nbgrader("autograde", assignment, "--student", student, "--force",
-                               timeout=PER_SUBMISSION_TIMEOUT)
-        log = proc.stdout + proc.stderr
-        ok = proc.returncode == 0
-    except subprocess.TimeoutExpired:
-        ok, log = False, "CellTimeoutError: the whole notebook ran past its time limit"
-    notebook = course.autograded_notebook(student, assignment)
-    if ok and notebook.exists():
-        return student, assignment, "graded", "", read_items(course.db_url, assignment, student, notebook)
-    status, message = failures.classify(log)
-    return student, assignment, status, message, failed_notebook(course.db_url, assignment, student,
-                                                                 status, message)
+def atomic_write(path, text: str) -> None:
+    """Write a file so that a kill at any moment leaves the old or the new version, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def feedback(run: GradeRun) -> None:
@@ -172,10 +219,11 @@ def write_rows(path, columns, rows, replaced) -> None:
         with path.open(newline="") as fh:
             kept = [r for r in csv.DictReader(fh) if (r["student_id"], r["assignment"]) not in replaced]
     rows = sorted(kept + rows, key=lambda r: (r["assignment"], r["student_id"]))
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, out.getvalue())
 
 
 def export(run: GradeRun) -> None:

@@ -1,7 +1,7 @@
 """One row per student, assignment and graded item, read from nbgrader's own records.
 
 Scores come from the gradebook. Status and message come from the grade cell's outputs in
-the autograded notebook: the verdict printed by autograder.kernel.grade, or the error.
+the autograded notebook, where the clean room wrote each verdict (autograder.grading.cleanroom).
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def cell_status(cell: dict) -> tuple[str, str]:
     if ename == "ItemError":
         return ERROR, evalue
     if ename in TIMEOUT_NAMES:
-        return TIMEOUT, "the cell ran past the time limit and was interrupted"
+        return TIMEOUT, evalue or "the cell ran past the time limit and was interrupted"
     if ename == "NameError":
         return ERROR, f"{evalue}: the function is not defined (did its cell run without errors?)"
     return ERROR, f"{ename}: {evalue}"
@@ -72,6 +72,14 @@ def grade_cells(notebook_path: Path) -> dict:
         if meta.get("grade"):
             cells[meta["grade_id"]] = cell
     return cells
+
+
+def notebook_notes(notebook_path: Path) -> list[str]:
+    """What the clean room noted about a notebook (e.g. a deleted answer cell)."""
+    try:
+        return list(json.loads(notebook_path.read_text()).get("metadata", {}).get("flatgrad", {}).get("notes", []))
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def read_items(db_url: str, assignment: str, student: str, notebook_path: Path) -> list[ItemResult]:

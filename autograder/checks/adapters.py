@@ -1,0 +1,158 @@
+"""The grader code that runs next to the student's code, inside the clean room.
+
+Everything here is imported into the student's process before their code runs, so it must
+hold no reference solution: only ways of calling what was submitted (a Function class, a
+graph object), the lecture's given gates, and plain test functions. Reference helpers that a
+check lends to the student's code (e.g. the grader's MatMul while checking a loss built from
+it) are marked @shipped and travel as source, to that one check only.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import textwrap
+
+import torch
+
+from ..cleanroom.codec import ProtocolError
+
+SHIPPED = "__flatgrad_shipped__"
+
+
+def shipped(obj):
+    """Mark a self-contained grader class/function to be sent as source when a check lends it."""
+    setattr(obj, SHIPPED, True)
+    return obj
+
+
+# --- adapters: turn what was submitted into a function of the case's arguments ----------
+
+def function_adapter(cls):
+    """Call cls.apply on the inputs, backpropagate grad_out; return (output, input grads)."""
+    def run(grad_out, *inputs):
+        if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+            raise TypeError(f"{getattr(cls, '__name__', cls)} must subclass torch.autograd.Function")
+        with torch.enable_grad():
+            leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+            out = cls.apply(*leaves)
+            grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
+        return out.detach(), grads
+    return run
+
+
+def modular_adapter(fn):
+    """Call fn with leaf params, run loss.backward(), return (loss, grads)."""
+    def run(params, X, y, reg):
+        with torch.enable_grad():
+            leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+            value = fn(leaves, X, y, reg)
+            value.backward()
+        return value.detach(), {k: leaves[k].grad for k in leaves}
+    return run
+
+
+def graph_adapter(cls):
+    """Build the graph from the grader's gates, run forward then backward."""
+    def run(gates, inputs):
+        graph = cls(gates)
+        return graph.forward(dict(inputs)), graph.backward()
+    return run
+
+
+# --- the lecture's gates, with the notebook's interface ------------------------------------
+
+class Gate:
+    def __init__(self, inputs, output):
+        self.inputs, self.output = list(inputs), output
+
+
+class AddGate(Gate):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, upstream):
+        return upstream, upstream
+
+
+class MulGate(Gate):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, upstream):
+        return upstream * self.b, upstream * self.a
+
+
+class SigmoidGate(Gate):
+    def forward(self, a):
+        self.out = 1 / (1 + math.exp(-a))
+        return self.out
+
+    def backward(self, upstream):
+        return (upstream * self.out * (1 - self.out),)
+
+
+# --- test functions for jvp_from_vjp ---------------------------------------------------------
+
+def sin_times_sum(x):
+    return torch.sin(x) * x.sum()
+
+
+class TanhLayer:
+    """f(x) = tanh(x @ A)."""
+
+    def __init__(self, A):
+        self.A = A
+
+    def __call__(self, x):
+        return torch.tanh(x @ self.A)
+
+
+# --- crossing the boundary (see autograder.cleanroom.codec) --------------------------------
+
+INSIDE = {name: obj for name, obj in dict(globals()).items()
+          if not name.startswith("_") and getattr(obj, "__module__", None) == __name__}
+
+
+def reference(value, encode):
+    """How an object of this module crosses: by name (functions, classes) or name + state."""
+    if getattr(value, SHIPPED, False) and (inspect.isclass(value) or inspect.isfunction(value)):
+        return {"$source": _source(value), "name": value.__name__}
+    kind = type(value)
+    name = getattr(value, "__name__", None)
+    if isinstance(name, str) and INSIDE.get(name) is value:
+        return {"$inside": value.__name__}
+    if INSIDE.get(kind.__name__) is kind and kind.__module__ == __name__:
+        return {"$inside_obj": kind.__name__, "state": encode(dict(vars(value)))}
+    return None
+
+
+def _source(obj) -> str:
+    lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
+    return "\n".join(line for line in lines if not line.startswith("@shipped"))
+
+
+_COMPILED: dict = {}
+
+
+def resolve(node: dict, decoder, allow_source: bool = False):
+    """The object a reference stands for; unknown references are refused.
+
+    Only the student's side compiles shipped source (it comes from the grader); the grader
+    never runs source that arrives from the student's process.
+    """
+    if node.get("$inside") in INSIDE:
+        return INSIDE[node["$inside"]]
+    if "$inside_obj" in node and inspect.isclass(INSIDE.get(node["$inside_obj"])):
+        obj = INSIDE[node["$inside_obj"]].__new__(INSIDE[node["$inside_obj"]])
+        state = decoder.decode(node.get("state", {"$dict": []}))
+        vars(obj).update({str(k): v for k, v in state.items()} if isinstance(state, dict) else {})
+        return obj
+    if allow_source and "$source" in node and isinstance(node["$source"], str):
+        key = (node["$source"], node.get("name"))
+        if key not in _COMPILED:
+            ns = {"torch": torch, "math": math, "shipped": shipped}
+            exec(compile(node["$source"], f"<grader {node.get('name')}>", "exec"), ns)
+            _COMPILED[key] = ns[node["name"]]
+        return _COMPILED[key]
+    raise ProtocolError(f"unknown reference {sorted(node)[:2]}")

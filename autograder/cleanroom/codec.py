@@ -1,0 +1,210 @@
+"""Values across the clean-room boundary: JSON plus raw buffers, never pickle.
+
+The grader reads what a student's process sends back; unpickling it would run the
+student's code inside the grader. This codec only builds plain values: numbers, strings,
+tuples, lists, dicts, tensors and arrays from raw bytes with a known dtype and shape, and
+placeholders for everything else (an object of another type arrives as an `Opaque` that
+keeps only its type name, so a check can say "got a generator").
+
+Callables that must run on the other side are not sent: an `export` hook turns them into a
+reference ({"$remote": id}) and an `resolve` hook turns references back into objects.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import struct
+
+import numpy as np
+import torch
+
+MAX_MESSAGE = 512 * 2**20   # bytes; a bigger message is refused (the sender's problem)
+MAX_DEPTH = 40              # nesting of containers
+MAX_STRING = 100_000        # characters of one string
+DTYPES = {str(t).replace("torch.", ""): t for t in (
+    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
+    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
+NP_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+             "complex64", "complex128"}
+
+
+class ProtocolError(Exception):
+    """A message that is malformed, too big, or refers to something unknown."""
+
+
+class Opaque:
+    """Stands for an object that cannot cross: only its type name is kept."""
+
+
+def opaque(type_name: str) -> Opaque:
+    name = re.sub(r"\W", "_", str(type_name))[:60] or "object"
+    return type(name, (Opaque,), {"__repr__": lambda self: f"<{name} object>"})()
+
+
+class Encoder:
+    def __init__(self, export=None):
+        self.export = export      # obj -> JSON-able reference, or None to send by value
+        self.buffers: list[bytes] = []
+
+    def encode(self, value, depth: int = 0):
+        if depth > MAX_DEPTH:
+            return {"$opaque": "deeply nested object"}
+        if self.export is not None and (ref := self.export(value, lambda v: self.encode(v, depth + 1))) is not None:
+            return ref
+        if value is None or type(value) is bool:
+            return value
+        if isinstance(value, str):
+            return str(value)[:MAX_STRING]
+        if isinstance(value, int):
+            return int(value) if abs(int(value)) < 10**300 else float("inf")
+        if isinstance(value, float):
+            return {"$float": repr(float(value))} if not math.isfinite(value) else float(value)
+        if isinstance(value, np.generic) and value.dtype.name in NP_DTYPES and value.ndim == 0:
+            return self.encode(value.item(), depth)
+        if isinstance(value, torch.Tensor):
+            return self._tensor(value)
+        if isinstance(value, torch.dtype):
+            return {"$dtype": str(value).replace("torch.", "")}
+        if isinstance(value, torch.device):
+            return {"$device": str(value)}
+        if isinstance(value, np.ndarray) and value.dtype.name in NP_DTYPES:
+            data = np.ascontiguousarray(value)
+            self.buffers.append(data.tobytes())
+            return {"$ndarray": data.dtype.name, "shape": list(data.shape), "buf": len(self.buffers) - 1}
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
+        return {"$opaque": type(value).__name__}
+
+    def _tensor(self, t: torch.Tensor):
+        dtype = str(t.dtype).replace("torch.", "")
+        if dtype not in DTYPES or t.layout != torch.strided:
+            return {"$opaque": f"{dtype} {t.layout} tensor"}
+        flat = t.detach().as_subclass(torch.Tensor).cpu().contiguous().reshape(-1)
+        self.buffers.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        return {"$tensor": dtype, "shape": list(t.shape), "device": str(t.device),
+                "buf": len(self.buffers) - 1}
+
+
+class Decoder:
+    def __init__(self, buffers: list[bytes], resolve=None):
+        self.buffers, self.resolve = buffers, resolve
+
+    def decode(self, node, depth: int = 0):
+        if depth > MAX_DEPTH + 2:
+            raise ProtocolError("nesting too deep")
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v, depth + 1) for v in node]
+        if not isinstance(node, dict) or len(node) == 0:
+            raise ProtocolError(f"unexpected node {type(node).__name__}")
+        if "$tuple" in node:
+            return tuple(self.decode(v, depth + 1) for v in node["$tuple"])
+        if "$dict" in node:
+            return {_hashable(self.decode(k, depth + 1)): self.decode(v, depth + 1) for k, v in node["$dict"]}
+        if "$float" in node:
+            return float(node["$float"])
+        if "$tensor" in node:
+            return self._tensor(node)
+        if "$ndarray" in node:
+            dtype = node["$ndarray"]
+            if dtype not in NP_DTYPES:
+                raise ProtocolError(f"dtype {dtype!r} not allowed")
+            shape = _shape(node["shape"])
+            return np.frombuffer(self._buffer(node, math.prod(shape) * np.dtype(dtype).itemsize),
+                                 dtype=dtype).reshape(shape).copy()
+        if "$dtype" in node:
+            if node["$dtype"] not in DTYPES:
+                raise ProtocolError(f"dtype {node['$dtype']!r} not allowed")
+            return DTYPES[node["$dtype"]]
+        if "$device" in node:
+            return torch.device(str(node["$device"])[:20])
+        if "$opaque" in node:
+            return opaque(node["$opaque"])
+        if self.resolve is not None:
+            return self.resolve(node, self)
+        raise ProtocolError(f"unknown reference {sorted(node)[:3]}")
+
+    def _buffer(self, node, nbytes: int) -> bytes:
+        index = node.get("buf")
+        if not isinstance(index, int) or not 0 <= index < len(self.buffers):
+            raise ProtocolError("missing buffer")
+        buf = self.buffers[index]
+        if len(buf) != nbytes:
+            raise ProtocolError(f"buffer has {len(buf)} bytes, expected {nbytes}")
+        return buf
+
+    def _tensor(self, node):
+        dtype = DTYPES.get(node["$tensor"])
+        if dtype is None:
+            raise ProtocolError(f"dtype {node['$tensor']!r} not allowed")
+        shape = _shape(node["shape"])
+        numel = math.prod(shape)
+        buf = self._buffer(node, numel * torch.empty((), dtype=dtype).element_size())
+        t = (torch.frombuffer(bytearray(buf), dtype=torch.uint8).view(dtype).reshape(shape)
+             if numel else torch.empty(shape, dtype=dtype))
+        device = str(node.get("device", "cpu"))
+        if device != "cpu" and device.startswith("cuda") and torch.cuda.is_available():
+            t = t.to(device)
+        return t
+
+
+def _shape(shape) -> tuple:
+    if not (isinstance(shape, list) and len(shape) <= 16 and all(isinstance(s, int) and s >= 0 for s in shape)):
+        raise ProtocolError("bad shape")
+    return tuple(shape)
+
+
+def _hashable(key):
+    try:
+        hash(key)
+        return key
+    except TypeError:
+        return repr(key)
+
+
+# --- messages on a stream socket: header length, JSON header, buffers ---------------------
+
+def send(sock: socket.socket, message: dict, export=None) -> None:
+    """Send one message; values under "value"-like keys are encoded by the caller."""
+    enc = Encoder(export)
+    body = enc.encode(message)
+    header = json.dumps({"body": body, "sizes": [len(b) for b in enc.buffers]}).encode()
+    sock.sendall(struct.pack("<Q", len(header)) + header + b"".join(enc.buffers))
+
+
+def _exactly(sock: socket.socket, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the connection")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def receive(sock: socket.socket, resolve=None):
+    """Read one message and decode it; raises EOFError, ProtocolError or socket.timeout."""
+    (length,) = struct.unpack("<Q", _exactly(sock, 8))
+    if length > MAX_MESSAGE:
+        raise ProtocolError(f"message header of {length} bytes")
+    try:
+        header = json.loads(_exactly(sock, length))
+        sizes = header["sizes"]
+        if not (isinstance(sizes, list) and all(isinstance(s, int) and s >= 0 for s in sizes)
+                and sum(sizes) <= MAX_MESSAGE):
+            raise ProtocolError("bad buffer sizes")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise ProtocolError(f"unreadable message: {exc}") from None
+    buffers = [_exactly(sock, s) for s in sizes]
+    try:
+        return Decoder(buffers, resolve).decode(header["body"])
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError, RuntimeError) as exc:
+        raise ProtocolError(f"undecodable value: {exc}") from None

@@ -1,0 +1,191 @@
+"""The student's side of the clean room: run cells and calls, send back plain values.
+
+A process forked from the zygote confines itself (memory, file size, Landlock), then serves
+the grader over one socket:
+
+    exec  {cell, source}                  -> {error?, where?}
+    names {names}                         -> {defined: name -> type name or None}
+    call  {target, adapter, args, names, helpers, no_grad, seed}
+          ... {op: callback, rid, args, kwargs} <-> {value, args_after, error?}   (any number)
+          -> {op: result, value, args_after, error?, where?, output, used_autograd}
+
+Nothing here decides a score: this process has run the student's code and may be tampered
+with in every way; the grader only reads the values it sends.
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import resource
+import sys
+
+import torch
+
+from ..calls import call, error_of, write_back
+from ..checks import adapters
+from . import codec, landlock
+
+
+class CappedText:
+    """A stdout/stderr stand-in that keeps the first `cap` characters and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.kept, self.total = cap, [], 0, 0
+
+    def write(self, text) -> int:
+        text = str(text)
+        self.total += len(text)
+        if self.kept < self.cap:
+            self.parts.append(text[: self.cap - self.kept])
+            self.kept += len(self.parts[-1])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class NoIPython:
+    """get_ipython() in the clean room: magics do nothing, there are no input transformers."""
+
+    def __getattr__(self, name):
+        if name.startswith("run_") or name in ("system", "getoutput"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(f"the grader has no IPython shell ({name} is not available)")
+
+
+class Remote:
+    """A grader function the student's code may call (a helper, a fake loss): runs in the grader."""
+
+    def __init__(self, sock, rid: int):
+        self.sock, self.rid = sock, rid
+
+    def __call__(self, *args, **kwargs):
+        codec.send(self.sock, {"op": "callback", "rid": self.rid, "args": args, "kwargs": kwargs}, export)
+        reply = codec.receive(self.sock, resolver(self.sock))
+        write_back(args, reply.get("args_after"))
+        write_back(kwargs, reply.get("kwargs_after"))
+        if reply.get("error"):
+            raise RuntimeError(reply["error"])
+        return reply.get("value")
+
+
+def export(value, encode):
+    """Send Remote objects and the grader's adapters by reference, everything else by value."""
+    if isinstance(value, Remote):
+        return {"$remote": value.rid}
+    return adapters.reference(value, encode)
+
+
+def resolver(sock):
+    def resolve(node, decoder):
+        if "$remote" in node:
+            return Remote(sock, int(node["$remote"]))
+        return adapters.resolve(node, decoder, allow_source=True)
+    return resolve
+
+
+def run_cell(ns: dict, msg: dict) -> dict:
+    try:
+        code = compile(msg["source"], f"<cell {msg['cell']}>", "exec")
+        exec(code, ns)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
+        line = exc.lineno if isinstance(exc, SyntaxError) else _cell_line(exc)
+        return {"error": list(error_of(exc)), "where": f"line {line}" if line else ""}
+    return {}
+
+
+def _cell_line(exc: BaseException):
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<cell "):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def run_call(ns: dict, msg: dict, sock) -> dict:
+    fn = ns.get(msg["target"])
+    if msg.get("adapter"):
+        fn = getattr(adapters, msg["adapter"])(fn)
+    helpers = msg.get("helpers") or {}  # Remote stand-ins and shipped classes, already decoded
+    args = msg["args"]
+    torch.manual_seed(msg.get("seed", 0))  # the student's own random draws, same every run
+    outcome = call(fn, msg["names"], args, no_grad=msg.get("no_grad", True), helpers=helpers, namespace=ns)
+    reply = {"op": "result", "value": outcome.value, "args_after": args, "output": outcome.output,
+             "used_autograd": outcome.used_autograd, "where": outcome.where}
+    if outcome.error is not None:
+        reply["error"] = list(outcome.error)
+    return reply
+
+
+def names(ns: dict, msg: dict) -> dict:
+    return {"defined": {n: (type(ns[n]).__name__ if n in ns else None) for n in msg["names"]}}
+
+
+def confine(config: dict) -> bool:
+    """Working folder, limits, no terminal, Landlock; True when Landlock is in force."""
+    os.chdir(config["workdir"])
+    sys.path.insert(0, config["workdir"])
+    os.environ.clear()
+    os.environ.update(config.get("env", {}))
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    vm = _vm_bytes()
+    limits = {resource.RLIMIT_AS: vm + config["memory_mb"] * 2**20,
+              resource.RLIMIT_FSIZE: config["file_mb"] * 2**20, resource.RLIMIT_CORE: 0}
+    for kind, value in limits.items():
+        resource.setrlimit(kind, (value, value))
+    if config.get("landlock", True):
+        return landlock.restrict(config["read_only"], [config["workdir"], "/dev"])
+    return False
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def restore(pristine: dict, out: CappedText) -> None:
+    """Undo what the student's code did to builtins and sys.std*, so that this file's own
+    code (sending the reply) runs as written. Their other patches only harm their own values."""
+    current = vars(builtins)
+    for name in [n for n in current if n not in pristine]:
+        del current[name]
+    current.update(pristine)
+    sys.stdout = sys.stderr = out
+
+
+HANDLERS = {"exec": lambda ns, msg, sock: run_cell(ns, msg),
+            "names": lambda ns, msg, sock: names(ns, msg),
+            "call": run_call}
+
+
+def serve(sock, config: dict) -> None:
+    """Confine this process, then answer the grader until it hangs up. Never returns."""
+    try:
+        confined = confine(config)
+        out = CappedText(config.get("output_chars", 20_000))
+        sys.stdout = sys.stderr = out
+        ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": NoIPython}
+        pristine = dict(vars(builtins))
+        codec.send(sock, {"op": "ready", "landlock": confined, "pid": os.getpid()})
+        while True:
+            msg = codec.receive(sock, resolver(sock))
+            reply = HANDLERS[msg["op"]](ns, msg, sock)
+            restore(pristine, out)
+            reply["printed"] = out.total
+            try:
+                codec.send(sock, reply, export)
+            except Exception as exc:  # what the student returned could not be sent
+                codec.send(sock, {"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1],
+                                  "printed": out.total})
+    except BaseException:
+        pass
+    os._exit(0)

@@ -1,0 +1,239 @@
+"""The grader's side of one student's sandbox: run cells and calls under time limits.
+
+A Session owns one sandbox process at a time. When the process hangs (a loop that swallows
+KeyboardInterrupt), dies (os._exit, a segfault) or sends garbage, the Session kills its whole
+process group, says what happened, and starts a fresh one on the next request, replaying the
+cells that ran fine: a crash costs the student only the cell or item it happened in.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..calls import Outcome, _changed, _snapshot, write_back
+from ..checks import adapters
+from . import codec
+from .zygote import Zygote, env
+
+MAX_HELPER_INT = 100_000  # a student's call into a grader helper may not ask for more
+
+
+@dataclass
+class Limits:
+    cell: float = 30.0          # seconds one cell may run
+    call: float = 60.0          # seconds one call of a student's function may run
+    submission: float = 600.0   # seconds for everything of one notebook
+    memory_mb: int = 2048       # memory the student's process may add to the warm interpreter
+    file_mb: int = 64           # largest file it may write
+    output_chars: int = 20_000  # printed characters kept
+
+
+class Stopped(Exception):
+    """The sandbox had to be stopped: kind is "timeout" or "crash"."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def describe_status(status: int | None) -> str:
+    if status is None:
+        return "it ended in an unknown way"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        why = {"SIGSEGV": " (a segmentation fault, e.g. through ctypes)", "SIGKILL": " (killed, e.g. out of memory)",
+               "SIGABRT": " (aborted, e.g. a failed allocation)"}.get(name, "")
+        return f"it was killed by signal {name}{why}"
+    return f"it exited with status {os.WEXITSTATUS(status)} (os._exit or a crash in C code)"
+
+
+def allowed_roots() -> list[str]:
+    """Folders the student's process may read: Python, its packages, system libraries.
+
+    The grader's own package is left out even when it is installed among the packages.
+    """
+    package = str(Path(adapters.__file__).resolve().parents[1])
+    roots = {sys.base_prefix, sys.prefix, *[p for p in sys.path if p.endswith("-packages")],
+             "/usr", "/lib", "/lib64", "/etc", "/sys", "/proc/self", "/proc/cpuinfo", "/proc/meminfo"}
+    allowed = []
+    for root in sorted(r for r in roots if os.path.exists(r)):
+        real = str(Path(root).resolve())
+        if package == real or package.startswith(real + os.sep):
+            allowed += _siblings_without(real, package)
+        elif not real.startswith(package + os.sep):
+            allowed.append(root)
+    return allowed
+
+
+def _siblings_without(root: str, package: str) -> list[str]:
+    """Every entry of root except the path down to package, recursively."""
+    out = []
+    for entry in os.scandir(root):
+        path = str(Path(entry.path).resolve())
+        if path == package:
+            continue
+        if package.startswith(path + os.sep):
+            out += _siblings_without(path, package)
+        else:
+            out.append(entry.path)
+    return out
+
+
+class Session:
+    def __init__(self, zygote: Zygote, files: dict[str, bytes], limits: Limits | None = None,
+                 landlock: bool = True):
+        self.zygote, self.limits, self.use_landlock = zygote, limits or Limits(), landlock
+        self.workdir = tempfile.mkdtemp(prefix="flatgrad-sandbox-")
+        for name, data in files.items():
+            (Path(self.workdir) / name).write_bytes(data)
+        self.deadline = time.monotonic() + self.limits.submission
+        self.replay: list[tuple[str, str]] = []
+        self.pid = self.sock = None
+        self.landlock = None
+        self.remotes: dict[int, object] = {}
+
+    # --- process lifetime ------------------------------------------------------------------
+    def _start(self) -> None:
+        config = {"workdir": self.workdir, "read_only": allowed_roots(), "memory_mb": self.limits.memory_mb,
+                  "file_mb": self.limits.file_mb, "output_chars": self.limits.output_chars,
+                  "env": env(self.workdir), "landlock": self.use_landlock}
+        self.pid, self.sock = self.zygote.spawn(config)
+        ready = self._receive(time.monotonic() + 30)
+        self.landlock = bool(ready.get("landlock"))
+        for cell_id, source in self.replay:  # the state the student's cells built before
+            self._request({"op": "exec", "cell": cell_id, "source": source}, self.limits.cell)
+
+    def _kill(self) -> int | None:
+        if self.pid is None:
+            return None
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.sock.close()
+        status = self.zygote.wait(self.pid)
+        self.pid = self.sock = None
+        return status
+
+    def close(self) -> None:
+        self._kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- requests --------------------------------------------------------------------------
+    def _receive(self, deadline: float, limit: float = 30.0):
+        try:
+            while True:
+                self.sock.settimeout(max(0.01, min(deadline, self.deadline) - time.monotonic()))
+                msg = codec.receive(self.sock, self._resolve)
+                if not isinstance(msg, dict):
+                    raise codec.ProtocolError("a reply that is not a message")
+                if msg.get("op") != "callback":
+                    return msg
+                self._callback(msg)
+        except (socket.timeout, TimeoutError):
+            self._kill()
+            past = (f"the notebook's time limit ({self.limits.submission:g} s)" if time.monotonic() >= self.deadline
+                    else f"the time limit ({limit:g} s)")
+            raise Stopped("timeout", f"ran past {past} and was stopped") from None
+        except (EOFError, OSError) as exc:
+            status = self._kill()
+            raise Stopped("crash", f"crashed the process running it: {describe_status(status)}") \
+                from exc
+        except codec.ProtocolError as exc:
+            self._kill()
+            raise Stopped("crash", f"made its process send something the grader cannot read ({exc})") from None
+
+    def _request(self, msg: dict, timeout: float):
+        if time.monotonic() >= self.deadline:
+            raise Stopped("timeout", f"was not run: the notebook's time limit ({self.limits.submission:g} s) was used up")
+        if self.pid is None:
+            self._start()
+        try:
+            codec.send(self.sock, msg, self._export)
+        except OSError as exc:
+            status = self._kill()
+            raise Stopped("crash", f"crashed the process running it: {describe_status(status)}") \
+                from exc
+        return self._receive(time.monotonic() + timeout, timeout)
+
+    def _export(self, value, encode):
+        if (ref := adapters.reference(value, encode)) is not None:
+            return ref
+        if callable(value) and not isinstance(value, (torch.Tensor, torch.dtype)):
+            rid = len(self.remotes) + 1
+            self.remotes[rid] = value
+            return {"$remote": rid}
+        return None
+
+    def _resolve(self, node, decoder):
+        if "$remote" in node:
+            if node["$remote"] not in self.remotes:
+                raise codec.ProtocolError("a reference to a grader function that was not lent")
+            return self.remotes[node["$remote"]]
+        return adapters.resolve(node, decoder)
+
+    def _callback(self, msg: dict) -> None:
+        """The student's code called a grader function it was lent: run it here."""
+        fn, args, kwargs = self.remotes.get(msg.get("rid")), msg.get("args", ()), msg.get("kwargs", {})
+        name = getattr(fn, "__name__", type(fn).__name__)
+        if not (isinstance(args, tuple) and isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
+            reply = {"error": f"bad call of the grader's {name}"}
+        elif any(isinstance(v, int) and abs(v) > MAX_HELPER_INT for v in (*args, *kwargs.values())):
+            reply = {"error": f"the grader's {name} refuses numbers above {MAX_HELPER_INT}"}
+        else:
+            try:
+                reply = {"value": fn(*args, **kwargs), "args_after": args, "kwargs_after": kwargs}
+            except Exception as exc:  # noqa: BLE001 (bad inputs from the student's code)
+                reply = {"error": f"the grader's {name} raised {type(exc).__name__}: {exc}"}
+        codec.send(self.sock, reply, self._export)
+
+    # --- what the grader asks --------------------------------------------------------------
+    def exec_cell(self, cell_id: str, source: str) -> dict:
+        """Run one cell: {} when fine, {error, where} when it raised; Stopped when it hung/crashed."""
+        reply = self._request({"op": "exec", "cell": cell_id, "source": source}, self.limits.cell)
+        if "error" not in reply:
+            self.replay.append((cell_id, source))
+        else:
+            self.replay.append((cell_id, source))  # a raising cell still defines what it did
+        return reply
+
+    def defined(self, names: list[str]) -> dict:
+        try:
+            reply = self._request({"op": "names", "names": list(names)}, 10)
+        except Stopped:
+            return {}
+        return reply.get("defined", {}) if isinstance(reply.get("defined"), dict) else {}
+
+    def call(self, target: str, case, adapter: str | None, helpers: dict, no_grad: bool, seed: int) -> Outcome:
+        self.remotes = {}
+        before = [_snapshot(a) for a in case.args]
+        msg = {"op": "call", "target": target, "adapter": adapter, "args": tuple(case.args),
+               "names": list(case.names), "helpers": helpers, "no_grad": no_grad, "seed": seed}
+        try:
+            reply = self._request(msg, self.limits.call)
+        except Stopped as stop:
+            return Outcome(stopped=stop.kind, error=(stop.kind, stop.message))
+        finally:
+            self.remotes_used, self.remotes = self.remotes, {}
+        if "unsendable" in reply:
+            return Outcome(error=("UnsendableResult", f"its result could not be sent to the grader: {reply['unsendable']}"))
+        after = reply.get("args_after")
+        outcome = Outcome(value=reply.get("value"), output=str(reply.get("output", ""))[:2000],
+                          used_autograd=bool(reply.get("used_autograd")), where=str(reply.get("where", "")))
+        if isinstance(reply.get("error"), list) and len(reply["error"]) == 2:
+            outcome.error = (str(reply["error"][0]), str(reply["error"][1]))
+        if isinstance(after, tuple) and len(after) == len(case.args):
+            outcome.modified = [n for n, b, a in zip(case.names, before, after) if _changed(b, a)]
+            write_back(tuple(case.args), after)
+        return outcome

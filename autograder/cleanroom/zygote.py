@@ -1,0 +1,122 @@
+"""A warm fork server: torch imported once, one forked process per student notebook.
+
+    grader --spawn(config, socket)--> zygote --fork--> sandbox (serves the grader on socket)
+
+Starting Python and importing torch takes seconds; forking a process that already has them
+takes ~15 ms. The zygote never runs a student's code: it only forks, and reports how its
+children ended. `python -m autograder.cleanroom.zygote FD` is the zygote itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+from .lifetime import die_with_parent
+
+WARM = ("numpy", "torch", "torch.nn.functional", "matplotlib", "matplotlib.pyplot", "tqdm", "tqdm.auto",
+        "itertools", "math", "time", "autograder.cleanroom.sandbox")
+
+
+def env(workdir: str) -> dict:
+    """The whole environment of the zygote and its children: nothing of the grader's."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "MPLCONFIGDIR": workdir,
+            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "NBGRADER_EXECUTION": "autograde", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))}
+
+
+class Zygote:
+    """The grader's handle on a zygote process."""
+
+    def __init__(self, start_timeout: float = 180.0):
+        self.home = tempfile.mkdtemp(prefix="flatgrad-zygote-")
+        self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno())],
+                                     pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        child.close()
+        self.ctl.settimeout(start_timeout)
+        if json.loads(self.ctl.recv(1 << 16) or b"{}").get("op") != "ready":
+            raise RuntimeError("the clean-room zygote did not start")
+        self.ctl.settimeout(60)
+
+    def spawn(self, config: dict) -> tuple[int, socket.socket]:
+        """A new sandbox process serving on the returned socket; (pid, socket)."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket.send_fds(self.ctl, [json.dumps({"op": "spawn", "config": config}).encode()], [theirs.fileno()])
+        theirs.close()
+        reply = json.loads(self.ctl.recv(1 << 16) or b"{}")
+        if "pid" not in reply:
+            raise RuntimeError(f"the zygote could not fork: {reply}")
+        return reply["pid"], mine
+
+    def wait(self, pid: int) -> int | None:
+        """The wait status of a sandbox the grader has killed or seen hang up (None: unknown)."""
+        try:
+            self.ctl.send(json.dumps({"op": "wait", "pid": pid}).encode())
+            return json.loads(self.ctl.recv(1 << 16) or b"{}").get("status")
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.ctl.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def serve(ctl: socket.socket) -> None:
+    children: set[int] = set()
+    while True:
+        data, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
+        if not data:
+            break
+        msg = json.loads(data)
+        if msg["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                ctl.close()
+                die_with_parent()
+                os.setpgid(0, 0)  # the grader kills the whole group when it is done
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                from autograder.cleanroom import sandbox
+                sandbox.serve(socket.socket(fileno=fds[0]), msg["config"])
+            os.close(fds[0])
+            children.add(pid)
+            ctl.send(json.dumps({"pid": pid}).encode())
+        elif msg["op"] == "wait":
+            status = None
+            if msg["pid"] in children:
+                children.discard(msg["pid"])
+                status = os.waitpid(msg["pid"], 0)[1]
+            ctl.send(json.dumps({"status": status}).encode())
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def main() -> None:
+    die_with_parent()
+    ctl = socket.socket(fileno=int(sys.argv[1]))
+    import importlib
+    for name in WARM:
+        importlib.import_module(name)
+    import torch
+    torch.set_num_threads(1)  # a forked child must not inherit a thread pool (it deadlocks)
+    ctl.send(json.dumps({"op": "ready"}).encode())
+    serve(ctl)
+
+
+if __name__ == "__main__":
+    main()

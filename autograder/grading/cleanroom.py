@@ -1,0 +1,98 @@
+"""nbgrader step: grade a submission in the clean room instead of executing it in a kernel.
+
+It takes the place of nbgrader's Execute in `Autograde.autograde_preprocessors` (see
+nbgrader_config.py), after nbgrader's own sanitizing (outputs cleared, grade and read-only
+cells restored from the gradebook, deleted grade cells put back). It writes each item's
+verdict into the item's grade cell as nbgrader reads a test result: printed message, plus an
+error output when the item did not pass. nbgrader's SaveAutoGrades then records the scores.
+"""
+from __future__ import annotations
+
+import atexit
+import pathlib
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+from nbformat.v4 import new_output
+from traitlets import Bool, Float, Integer
+
+from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
+from ..cleanroom.session import Limits
+from ..cleanroom.zygote import Zygote
+from ..verdict import ERROR, FAILED, PASSED, TIMEOUT
+
+ENAMES = {FAILED: "ItemFailed", ERROR: "ItemError", TIMEOUT: "TimeoutError"}
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote:
+    """This process's warm fork server (started once, restarted if it died)."""
+    global _zygote
+    if _zygote is None or not _zygote.alive():
+        _zygote = Zygote()
+        atexit.register(_zygote.close)
+    return _zygote
+
+
+class CleanRoomGrade(NbGraderPreprocessor):
+    """Verdicts from autograder.cleanroom written into the grade cells."""
+
+    cell_timeout = Float(30.0, help="Seconds one cell of the student's may run.").tag(config=True)
+    call_timeout = Float(60.0, help="Seconds one call of a student's function may run.").tag(config=True)
+    notebook_timeout = Float(600.0, help="Seconds for everything of one notebook.").tag(config=True)
+    memory_limit_mb = Integer(2048, help="Memory (MiB) a student's process may allocate.").tag(config=True)
+    file_limit_mb = Integer(64, help="Largest file (MiB) a student's process may write.").tag(config=True)
+    output_limit = Integer(20_000, help="Printed characters kept from a student's code.").tag(config=True)
+    landlock = Bool(True, help="Confine the student's process with Linux Landlock where the kernel has it "
+                               "(no reading outside its folder and Python's, no network).").tag(config=True)
+
+    def limits(self) -> Limits:
+        return Limits(cell=self.cell_timeout, call=self.call_timeout, submission=self.notebook_timeout,
+                      memory_mb=self.memory_limit_mb, file_mb=self.file_limit_mb, output_chars=self.output_limit)
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        assignment, notebook = meta["assignment"], meta["notebook"]
+        if assignment not in GIVEN:
+            raise GraderError(f"no clean-room checks for assignment {assignment!r}")
+        answers = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
+                   if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+        given = self.given_cells(meta["db_url"], assignment, notebook)
+        result = grade_notebook(assignment, answers, given, self.helper_files(assignment), zygote(),
+                                self.limits(), landlock=self.landlock)
+        if result.landlock is False and self.landlock:
+            self.log.warning("Landlock is not available on this kernel: student code can read files "
+                             "outside its folder (it still cannot change any score)")
+        for cell in nb.cells:
+            item = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and item in result.verdicts:
+                write_verdict(cell, result.verdicts[item])
+        nb.metadata["flatgrad"] = {"notes": result.notes, "landlock": result.landlock}
+        return nb, resources
+
+    def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
+        """The trusted source of the given cells, as the gradebook stored it."""
+        given = {}
+        with Gradebook(db_url) as gb:
+            for cell_id in GIVEN[assignment]:
+                try:
+                    given[cell_id] = gb.find_source_cell(cell_id, notebook, assignment).source
+                except MissingEntry:
+                    raise GraderError(f"the gradebook has no cell {cell_id!r} for {assignment}") from None
+        return given
+
+    def helper_files(self, assignment: str) -> dict:
+        """The .py helpers from the source folder (never the student's copies)."""
+        coursedir = CourseDirectory(config=self.config)
+        folder = coursedir.format_path(coursedir.source_directory, ".", assignment)
+        return {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).iterdir()) if p.suffix == ".py"}
+
+
+def write_verdict(cell, verdict) -> None:
+    """The verdict as grade-cell outputs: a message, and an error unless it passed."""
+    cell.outputs = [new_output("stream", name="stdout", text=verdict.message + "\n")]
+    cell.execution_count = 1
+    if verdict.status != PASSED:
+        cell.outputs.append(new_output("error", ename=ENAMES.get(verdict.status, "ItemError"),
+                                       evalue=verdict.message, traceback=[]))

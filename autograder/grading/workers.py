@@ -1,0 +1,74 @@
+"""Warm grading workers: nbgrader, torch and a clean-room zygote loaded once per process.
+
+`nbgrader autograde` as a command pays ~3.5 s of start-up per notebook (nbgrader, torch).
+Each worker here imports them once and runs nbgrader's own Autograde converter through its
+Python API (NbGraderAPI.autograde) for one submission after another; every submission still
+gets a fresh sandbox process for the student's code (autograder.cleanroom). Workers are
+replaced after MAX_TASKS submissions, so memory stays bounded whatever the class size.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import failures
+from .results import failed_notebook, notebook_notes, read_items
+
+MAX_TASKS = 200  # submissions per worker before it is replaced
+_api = None
+_course = None
+
+
+def pool(course, jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start, initargs=(str(course.root), course.db_url),
+                               max_tasks_per_child=MAX_TASKS)
+
+
+def _start(root: str, db_url: str) -> None:
+    """Worker start-up: one thread (workers run side by side), nbgrader's config of the course."""
+    from ..cleanroom.lifetime import die_with_parent
+    die_with_parent()
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    import sys
+
+    import torch
+    torch.set_num_threads(1)
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from .course import Course
+    # nbgrader shells out to alembic when it creates a gradebook: the venv's bin on PATH.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    os.chdir(root)
+    config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+    config.CourseDirectory.root = root
+    config.CourseDirectory.db_url = db_url
+    global _api, _course
+    _api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    _course = Course(Path(root))
+    from .cleanroom import zygote
+    zygote()  # start the fork server now, not inside the first submission's time
+
+
+def autograde_one(student: str, assignment: str):
+    """nbgrader autograde of one submission, then its items from the gradebook.
+
+    Returns (student, assignment, status, message, rows). status is "graded", or a failure
+    status from autograder.grading.failures with the reason.
+    """
+    notebook = _course.autograded_notebook(student, assignment)
+    try:
+        result = _api.autograde(assignment, student, force=True, create=True)
+    except Exception as exc:  # noqa: BLE001 (nbgrader itself failed: reported, never a zero)
+        result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
+    log = (result.get("log") or "") + (result.get("error") or "")
+    if result.get("success") and notebook.exists():
+        message = "; ".join(notebook_notes(notebook))
+        return student, assignment, "graded", message, read_items(_course.db_url, assignment, student, notebook)
+    status, message = failures.classify(log)
+    return student, assignment, status, message, failed_notebook(_course.db_url, assignment, student,
+                                                                 status, message)

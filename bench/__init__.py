@@ -1,0 +1,1 @@
+"""Benchmarks of the kit: gradient checks (gradcheck_bench) and reference speed (reference_bench)."""
