@@ -10,14 +10,17 @@ COURSE ?=
 STUDENT ?=
 JOBS ?=
 DEMO ?=
+A ?=
+STUDENTS ?= 100
 GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STUDENT)) \
 	$(if $(JOBS),--jobs $(JOBS)) $(if $(DEMO),--demo)
 
-.PHONY: help setup grade release check-release test formgrader clean
+.PHONY: help setup grade release check-release test formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: COURSE=dir (course root, default: this folder), STUDENT=id (re-grade one student), JOBS=n (parallel notebooks), DEMO=1 (grade the demo class)"
+	@echo "             A=assignment (make gradescope), STUDENTS=n (make bench class size, default 100)"
 
 setup: $(STAMP) ## create .venv with the pinned dependencies (torch 2.13.0 CPU)
 
@@ -39,6 +42,19 @@ check-release: $(STAMP) ## check release/ is in sync, leaks nothing, sources hav
 
 test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, release checks)
 	$(PY) -m pytest -q
+
+gradescope: $(STAMP) ## build build/gradescope/$(A).zip, the Gradescope autograder of assignment A
+	@test -n "$(A)" || (echo "usage: make gradescope A=<assignment>" && exit 2)
+	$(PY) -m autograder gradescope $(A)
+
+bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient checks, reference speed
+	$(PY) -m bench.grading_bench --students $(STUDENTS)
+	$(PY) -m bench.gradcheck_bench
+	$(PY) -m bench.reference_bench
+
+gpu-check: $(STAMP) ## on a CUDA machine: the CUDA tests and flat-vs-autograd times there (<= 5 min)
+	$(PY) -m pytest -q -m cuda tests/
+	$(PY) -m bench.reference_bench --device cuda
 
 formgrader: $(STAMP) ## open nbgrader's formgrader (grade written answers by hand)
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.root_dir=$(CURDIR)

@@ -23,7 +23,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "autograder.grading.restorecells.RestoreGradeCells",  # deleted test cells back, from the gradebook
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.grading.checkmetadata.CheckCellMetadata",  # nbgrader's check, schema compiled once
 ]
 c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
@@ -31,7 +31,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.grading.checkmetadata.CheckCellMetadata",
 ]
 # Limits per student notebook (see autograder/grading/cleanroom.py for all settings).
 c.CleanRoomGrade.cell_timeout = 30
@@ -46,6 +46,7 @@ c.Execute.allow_errors = True
 
 # Feedback: the grade cells' hidden tests, and tracebacks quoting them, are removed
 # before the HTML is written.
+c.GenerateFeedback.exporter_class = "autograder.grading.feedbackhtml.QuickHTMLExporter"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",

@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {grade,release,check-release,demo} (see README.md)."""
+"""Command line: python -m autograder {grade,release,gradescope} (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,13 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from .gradescope.bundle import build
+    path = build(args.assignment, Path(args.out) if args.out else None)
+    print(f"Wrote {path}: upload it as the autograder of the Gradescope assignment")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +65,10 @@ def main(argv=None) -> int:
     r = sub.add_parser("release", help="generate release/ from assignments/ with nbgrader")
     r.add_argument("--check", action="store_true", help="only check release/ is in sync and leak-free")
     r.set_defaults(func=cmd_release)
+    b = sub.add_parser("gradescope", help="build the Gradescope autograder zip of one assignment")
+    b.add_argument("assignment")
+    b.add_argument("--out", help="zip to write (default build/gradescope/<assignment>.zip)")
+    b.set_defaults(func=cmd_gradescope)
     args = parser.parse_args(argv)
     return args.func(args)
 

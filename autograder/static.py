@@ -76,6 +76,21 @@ def definition_source(sources: list[str], name: str) -> str | None:
     return textwrap.dedent(found) if found else None
 
 
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+               ast.Assign, ast.AnnAssign)
+
+
+def definitions_only(source: str) -> str:
+    """The imports, functions, classes and assignments of a cell, without its demos and prints."""
+    lines = source.splitlines()
+    kept = []
+    for node in ast.parse(source).body:
+        if isinstance(node, DEFINITIONS):
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            kept.append("\n".join(lines[first - 1:node.end_lineno]))
+    return "\n\n".join(kept) + "\n"
+
+
 def top_level_names(source: str) -> list[str]:
     """Names of the functions and classes a cell defines at top level."""
     try:

@@ -92,9 +92,12 @@ def check_entries(p, count=None):
         else:  # numeric_gradient's loop, at the sampled entries only
             numeric, flat = torch.zeros(len(idx), dtype=torch.float64), xs.view(-1)
             for n, i in enumerate(idx.tolist()):
-                old, flat[i] = flat[i].item(), flat[i] + gc.H
-                plus, flat[i] = float(f(xs)), old - gc.H
-                numeric[n], flat[i] = (plus - float(f(xs))) / (2 * gc.H), old
+                old = flat[i].item()
+                flat[i] = old + gc.H
+                plus = float(f(xs))
+                flat[i] = old - gc.H
+                numeric[n] = (plus - float(f(xs))) / (2 * gc.H)
+                flat[i] = old
         evals += 2 * len(idx)
         if gc.relative_error(grads[name].reshape(-1)[idx], numeric) > gc.FULL_TOL:
             return True, evals

@@ -5,7 +5,7 @@
 2. two_layer_net: the flat nn_forward_backward (hand-written backward) vs the same forward ops
    through torch autograd (loss.backward()), N=128, D=3073, H=100, C=10.
    Target: flat time / autograd time <= 0.8.
-Both in float32 and float64; medians of repeated calls after a warm-up. On the CPU everything
+Both in float32 and float64; medians of alternating calls after a warm-up. On the CPU everything
 runs with torch's default thread count and again with 1 thread; --device cuda times the GPU
 (with synchronization) and skips with a message where CUDA is unavailable.
 Run: python -m bench.reference_bench [--device cpu|cuda] [--out build/bench/reference_bench.json]
@@ -41,9 +41,10 @@ def reference(assignment: str) -> dict:
         return functions(entry.notebook(assignment))
 
 
-def median_ms(fn, device: str, budget_s: float = 0.6, min_reps: int = 5, max_reps: int = 200) -> dict:
-    """Median wall time of fn() in ms; repeats sized to the budget from a warm-up call."""
-    def once():
+def paired_ms(fa, fb, device: str, budget_s: float = 1.5, min_reps: int = 7, max_reps: int = 200):
+    """Median (and min) wall times in ms of fa() and fb(), called in alternation so that both
+    see the same machine load; the order flips every round; repeats sized from a warm-up."""
+    def once(fn):
         if device == "cuda":
             torch.cuda.synchronize()  # GPU work is asynchronous: time it to completion
         start = time.perf_counter()
@@ -51,10 +52,15 @@ def median_ms(fn, device: str, budget_s: float = 0.6, min_reps: int = 5, max_rep
         if device == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
-    first = once()  # warm-up: allocator, kernel selection, lazy CUDA init
+    first = once(fa) + once(fb)  # warm-up: allocator, kernel selection, lazy CUDA init
     reps = max(min_reps, min(max_reps, int(budget_s / max(first, 1e-6))))
-    times = [once() for _ in range(reps)]  # min kept too: robust when other processes compete
-    return {"median_ms": 1e3 * statistics.median(times), "min_ms": 1e3 * min(times), "reps": reps}
+    times = {fa: [], fb: []}
+    for r in range(reps):
+        for fn in ((fa, fb) if r % 2 == 0 else (fb, fa)):
+            times[fn].append(once(fn))
+    # min kept too: the least disturbed call when other processes compete for the cores
+    return [{"median_ms": 1e3 * statistics.median(t), "min_ms": 1e3 * min(t), "reps": reps}
+            for t in (times[fa], times[fb])]
 
 
 def autograd_forward_backward(leaves: dict, X, y, reg):
@@ -84,9 +90,7 @@ def bench_linear(ns, device, dtype) -> list:
     rows = []
     for loss in ("svm", "softmax"):
         naive, vec = ns[f"{loss}_loss_naive"], ns[f"{loss}_loss_vectorized"]
-        # naive loops sync the GPU per element: fewer repeats there
-        t_naive = median_ms(lambda: naive(W, X, y, REG), device, min_reps=3 if device == "cuda" else 5)
-        t_vec = median_ms(lambda: vec(W, X, y, REG), device)
+        t_naive, t_vec = paired_ms(lambda: naive(W, X, y, REG), lambda: vec(W, X, y, REG), device)
         speedup = t_naive["median_ms"] / t_vec["median_ms"]
         rows.append({"loss": loss, "dtype": str(dtype).replace("torch.", ""), "naive": t_naive,
                      "vectorized": t_vec, "speedup": speedup, "pass": speedup >= SPEEDUP_TARGET,
@@ -105,8 +109,8 @@ def bench_net(ns, device, dtype) -> dict:
     flat_fn = ns["nn_forward_backward"]
     _, flat_grads = flat_fn(params, X, y, REG)
     _, auto_grads = autograd_forward_backward(leaves, X, y, REG)
-    t_flat = median_ms(lambda: flat_fn(params, X, y, REG), device)
-    t_auto = median_ms(lambda: autograd_forward_backward(leaves, X, y, REG), device)
+    t_flat, t_auto = paired_ms(lambda: flat_fn(params, X, y, REG),
+                               lambda: autograd_forward_backward(leaves, X, y, REG), device)
     ratio = t_flat["median_ms"] / t_auto["median_ms"]
     return {"dtype": str(dtype).replace("torch.", ""), "flat": t_flat, "autograd": t_auto, "ratio": ratio,
             "ratio_of_mins": t_flat["min_ms"] / t_auto["min_ms"],

@@ -86,10 +86,20 @@ def test_wrong_shape_nan_and_non_tensor_are_explained(rng):
     assert "expected a tensor" in gradcheck.check_gradient(f, W, [1.0]).message
 
 
-def test_large_tensors_are_localized_on_a_sample(rng):
-    """Above MAX_FULL_ENTRIES, is the localization limited to a sample of entries?"""
+def test_a_rejected_gradient_is_localized_by_one_autograd_pass(rng):
+    """Is the exact gradient of the checker's own f used to say where, at the cost of one pass?"""
     W = torch.randn(100, 50, dtype=torch.float64, generator=rng)
-    f = lambda W_: (W_ ** 3).sum()
+    wrong = 3 * W ** 2
+    wrong[7] += 1.0
+    verdict = gradcheck.check_gradient(lambda W_: (W_ ** 3).sum(), W, wrong)
+    assert not verdict.ok and "row(s) 7" in verdict.message and "expected" in verdict.message
+    assert verdict.evaluations == 2 * gradcheck.NUM_DIRECTIONS + 1
+
+
+def test_large_tensors_are_localized_on_a_sample_without_autograd(rng):
+    """When f cannot be differentiated by autograd, is the numeric fallback limited to a sample?"""
+    W = torch.randn(100, 50, dtype=torch.float64, generator=rng)
+    f = lambda W_: torch.tensor(float((W_.detach() ** 3).sum()))  # noqa: E731  (no graph)
     verdict = gradcheck.check_gradient(f, W, 3 * W ** 2 + 1.0)
     assert not verdict.ok
     assert verdict.evaluations == 2 * gradcheck.NUM_DIRECTIONS + 2 * gradcheck.MAX_FULL_ENTRIES

@@ -146,7 +146,7 @@ def train_cases() -> list:
                  (fake, W0.clone(), X, y, 0.1, 0.25, 7, 11),
                  {"fake": fake, "W0": W0, "G": G}),
             Case("three separable blobs, W=None", names,
-                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 200, 50), {"blobs": True})]
+                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 100, 50), {"blobs": True})]
 
 
 def judge_train(case: Case, outcome) -> str | None:

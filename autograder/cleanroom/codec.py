@@ -85,8 +85,17 @@ class Encoder:
         dtype = str(t.dtype).replace("torch.", "")
         if dtype not in DTYPES or t.layout != torch.strided:
             return {"$opaque": f"{dtype} {t.layout} tensor"}
-        flat = t.detach().as_subclass(torch.Tensor).cpu().contiguous().reshape(-1)
-        self.buffers.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        t = t.detach()
+        try:  # the fast path: one copy, C order
+            fast = t.device.type == "cpu" and type(t) is torch.Tensor and dtype != "bfloat16"
+            data = t.numpy().tobytes() if fast else None
+        except (RuntimeError, TypeError):
+            data = None
+        if data is not None:
+            self.buffers.append(data)
+        else:
+            flat = t.as_subclass(torch.Tensor).cpu().contiguous().reshape(-1)
+            self.buffers.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
         return {"$tensor": dtype, "shape": list(t.shape), "device": str(t.device),
                 "buf": len(self.buffers) - 1}
 
@@ -147,8 +156,12 @@ class Decoder:
         shape = _shape(node["shape"])
         numel = math.prod(shape)
         buf = self._buffer(node, numel * torch.empty((), dtype=dtype).element_size())
-        t = (torch.frombuffer(bytearray(buf), dtype=torch.uint8).view(dtype).reshape(shape)
-             if numel else torch.empty(shape, dtype=dtype))
+        if not numel:
+            t = torch.empty(shape, dtype=dtype)
+        elif dtype == torch.bfloat16:
+            t = torch.frombuffer(bytearray(buf), dtype=torch.uint8).view(dtype).reshape(shape)
+        else:
+            t = torch.frombuffer(bytearray(buf), dtype=dtype).reshape(shape)
         device = str(node.get("device", "cpu"))
         if device != "cpu" and device.startswith("cuda") and torch.cuda.is_available():
             t = t.to(device)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from ..checks import items
 from ..checks.item import Item, Submission, item_seed, run
-from ..static import definition_source, top_level_names
+from ..static import definition_source, definitions_only, top_level_names
 from ..verdict import ERROR, TIMEOUT, Verdict
 from .session import Limits, Session, Stopped
 from .zygote import Zygote
 
-# Cells every notebook's functions rely on, run before the answers (trusted copies).
+# Cells every notebook's functions rely on, run before the answers (trusted copies from the
+# gradebook, their definitions only: the demos and prints in them are for students).
 GIVEN = {
     "linear_classifiers": ("setup",),
     "two_layer_net": ("setup", "helper_sample_batch", "helper_init_params"),
@@ -36,7 +37,10 @@ def answer_id(item: str) -> str:
 
 def ipython_to_python(source: str) -> str:
     """%magics and !commands as plain Python calls (they do nothing in the clean room)."""
-    from IPython.core.inputtransformer2 import TransformerManager
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # without IPython a magic is a syntax error in its cell, reported as such
+        return source
     try:
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 (leave it to the sandbox to report the syntax error)
@@ -93,7 +97,7 @@ def grade_notebook(assignment: str, answers: dict[str, str], given: dict[str, st
     try:
         for cell_id in GIVEN[assignment]:
             try:
-                reply = session.exec_cell(cell_id, ipython_to_python(given[cell_id]))
+                reply = session.exec_cell(cell_id, definitions_only(ipython_to_python(given[cell_id])))
             except (Stopped, KeyError) as exc:
                 raise GraderError(f"the given cell {cell_id!r} could not run: {exc}") from exc
             if "error" in reply:

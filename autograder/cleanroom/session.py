@@ -64,7 +64,8 @@ def allowed_roots() -> list[str]:
     """
     package = str(Path(adapters.__file__).resolve().parents[1])
     roots = {sys.base_prefix, sys.prefix, *[p for p in sys.path if p.endswith("-packages")],
-             "/usr", "/lib", "/lib64", "/etc", "/sys", "/proc/self", "/proc/cpuinfo", "/proc/meminfo"}
+             "/usr", "/lib", "/lib64", "/etc", "/sys", "/proc/self", "/proc/cpuinfo", "/proc/meminfo",
+             "/proc/driver"}  # CUDA reads /proc/driver/nvidia when it starts
     allowed = []
     for root in sorted(r for r in roots if os.path.exists(r)):
         real = str(Path(root).resolve())
@@ -193,7 +194,9 @@ class Session:
             reply = {"error": f"the grader's {name} refuses numbers above {MAX_HELPER_INT}"}
         else:
             try:
-                reply = {"value": fn(*args, **kwargs), "args_after": args, "kwargs_after": kwargs}
+                reply = {"value": fn(*args, **kwargs)}
+                if getattr(fn, "changes_its_arguments", False):  # e.g. training params in place
+                    reply.update(args_after=args, kwargs_after=kwargs)
             except Exception as exc:  # noqa: BLE001 (bad inputs from the student's code)
                 reply = {"error": f"the grader's {name} raised {type(exc).__name__}: {exc}"}
         codec.send(self.sock, reply, self._export)

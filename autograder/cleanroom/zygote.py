@@ -106,6 +106,29 @@ def serve(ctl: socket.socket) -> None:
             pass
 
 
+def warm_autograd(torch) -> None:
+    """Load what the first custom autograd Function loads (~0.6 s, sympy among it), once.
+
+    It goes through the same path as a graded call: saved-tensor hooks, save_for_backward.
+    """
+    from autograder.calls import call
+    from autograder.checks.adapters import function_adapter
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    x = torch.ones(2, dtype=torch.float64)
+    call(function_adapter(Square), ("grad", "x"), (x, x), no_grad=False)
+
+
 def main() -> None:
     die_with_parent()
     ctl = socket.socket(fileno=int(sys.argv[1]))
@@ -114,6 +137,7 @@ def main() -> None:
         importlib.import_module(name)
     import torch
     torch.set_num_threads(1)  # a forked child must not inherit a thread pool (it deadlocks)
+    warm_autograd(torch)
     ctl.send(json.dumps({"op": "ready"}).encode())
     serve(ctl)
 

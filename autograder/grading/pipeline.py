@@ -1,6 +1,6 @@
 """`make grade`: an ordered list of steps over one GradeRun, each a small function.
 
-    prepare -> autograde -> feedback -> report -> export -> summary
+    prepare -> autograde (and feedback) -> report -> export -> summary
 
 Every step takes the run and changes it or the course folder; none returns anything.
 """
@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ class GradeRun:
     assignments: list = field(default_factory=list)
     items: list = field(default_factory=list)         # ItemResult rows
     submissions: list = field(default_factory=list)   # (student, assignment, status, message)
+    timings: dict = field(default_factory=dict)       # step -> seconds
 
     def log(self, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
@@ -56,7 +58,8 @@ def prepare(run: GradeRun) -> None:
 
 
 def autograde(run: GradeRun) -> None:
-    """`nbgrader autograde` one submission per process: one bad notebook never stops the rest.
+    """nbgrader's autograde and generate_feedback of each submission, in warm workers
+    (autograder.grading.workers): one bad notebook never stops the rest.
 
     A submission graded before, unchanged since (same files, same source notebook), is not
     run again: its rows are read back, so manual grades from formgrader are kept. STUDENT=id
@@ -83,9 +86,14 @@ def autograde(run: GradeRun) -> None:
             rows = failed_notebook(run.course.db_url, a, s, ERROR, problem)
             record(run, s, a, ERROR, problem, rows)
             write_stamp(run.course, s, a, ERROR, problem)
-    if not todo:
+    refresh = [(s, a) for s, a, previous in cached if previous["status"] == "graded"]
+    if not todo and not refresh:
         return
     with workers.pool(run.course, run.jobs) as pool:
+        # feedback of unchanged submissions is rewritten too (it shows manual grades)
+        for future in [pool.submit(workers.feedback_one, s, a) for s, a in refresh]:
+            if (problem := future.result()) is not None:
+                run.log(f"warning: feedback: {problem}")
         futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
                            unit="notebook", file=sys.stderr):
@@ -192,17 +200,6 @@ def atomic_write(path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def feedback(run: GradeRun) -> None:
-    """Feedback HTML for every graded submission (hidden tests cleared, see nbgrader_config)."""
-    for assignment in run.assignments:
-        args = ["generate_feedback", assignment, "--force"]
-        if run.student:
-            args += ["--student", run.student]
-        proc = run.course.nbgrader(*args)
-        if proc.returncode != 0:
-            run.log(f"warning: nbgrader generate_feedback {assignment} failed:\n{proc.stderr[-2000:]}")
-
-
 def report(run: GradeRun) -> None:
     """reports/checks.csv and reports/submissions.csv; a re-grade of one student keeps the rest."""
     graded = {(s, a) for s, a, _, _ in run.submissions}
@@ -234,7 +231,7 @@ def export(run: GradeRun) -> None:
         raise RuntimeError(f"nbgrader export failed:\n{proc.stderr[-3000:]}")
 
 
-STEPS = [prepare, autograde, feedback, report, export]
+STEPS = [prepare, autograde, report, export]
 
 
 def grade(course: Course, student: str | None = None, only: list | None = None,
@@ -243,5 +240,8 @@ def grade(course: Course, student: str | None = None, only: list | None = None,
     run = GradeRun(course, student, jobs or os.cpu_count() or 1,
                    only or [a for a in assignments() if course.students(a)])
     for step in STEPS:
+        start = time.perf_counter()
         step(run)
+        run.timings[step.__name__] = time.perf_counter() - start
+    run.log("time per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.timings.items()))
     return run

@@ -1,8 +1,8 @@
 """Warm grading workers: nbgrader, torch and a clean-room zygote loaded once per process.
 
 `nbgrader autograde` as a command pays ~3.5 s of start-up per notebook (nbgrader, torch).
-Each worker here imports them once and runs nbgrader's own Autograde converter through its
-Python API (NbGraderAPI.autograde) for one submission after another; every submission still
+Each worker here imports them once and runs nbgrader's own converters through its Python API
+(NbGraderAPI.autograde, then generate_feedback) for one submission after another; every submission still
 gets a fresh sandbox process for the student's code (autograder.cleanroom). Workers are
 replaced after MAX_TASKS submissions, so memory stays bounded whatever the class size.
 """
@@ -50,8 +50,6 @@ def _start(root: str, db_url: str) -> None:
     global _api, _course
     _api = NbGraderAPI(CourseDirectory(config=config), config=config)
     _course = Course(Path(root))
-    from .cleanroom import zygote
-    zygote()  # start the fork server now, not inside the first submission's time
 
 
 def autograde_one(student: str, assignment: str):
@@ -67,8 +65,21 @@ def autograde_one(student: str, assignment: str):
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     log = (result.get("log") or "") + (result.get("error") or "")
     if result.get("success") and notebook.exists():
-        message = "; ".join(notebook_notes(notebook))
-        return student, assignment, "graded", message, read_items(_course.db_url, assignment, student, notebook)
+        notes = notebook_notes(notebook)
+        if (problem := feedback_one(student, assignment)) is not None:
+            notes.append(problem)
+        return student, assignment, "graded", "; ".join(notes), read_items(_course.db_url, assignment, student, notebook)
     status, message = failures.classify(log)
     return student, assignment, status, message, failed_notebook(_course.db_url, assignment, student,
                                                                  status, message)
+
+
+def feedback_one(student: str, assignment: str) -> str | None:
+    """nbgrader generate_feedback for one graded submission; None, or what went wrong."""
+    try:
+        result = _api.generate_feedback(assignment, student, force=True)
+    except Exception as exc:  # noqa: BLE001 (reported; the grade itself stands)
+        result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
+    if result.get("success"):
+        return None
+    return f"feedback could not be written ({(result.get('log') or '').strip().splitlines()[-1:]})"

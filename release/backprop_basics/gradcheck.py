@@ -9,7 +9,9 @@ Everything numeric happens in float64 with central differences:
 A full check costs two loss evaluations per entry. A random directional check costs two per
 direction: it compares <g, u> with (f(x + h u) - f(x - h u)) / 2h for a few unit vectors u and
 catches a wrong row, a missing factor or a missing 1/N as reliably, for a tiny fraction of the
-cost. The full check is still the way to say *where* a gradient is wrong.
+cost. To say *where* a rejected gradient is wrong, the exact gradient of f itself comes from
+one autograd pass (f is the checker's own float64 function, not the code being judged); a
+full central difference is the fallback when f cannot be differentiated by autograd.
 """
 from __future__ import annotations
 
@@ -188,7 +190,10 @@ def check_gradient(f, x: torch.Tensor, analytic, name: str = "dW",
         return GradientVerdict(name, True, worst, f"{name} matches the numeric gradient "
                                f"(directional error {worst:.1e} <= {tol:.0e}).", evaluations)
     message = f"{name} does not match the numeric gradient (directional error {worst:.1e} > {tol:.0e})"
-    if localize:
+    if localize and (expected := autograd_gradient(f, x)) is not None:
+        evaluations += 1  # one forward and one backward pass of f
+        message += ". " + describe_mismatch(name, analytic, expected, label="expected")
+    elif localize:
         entries = None
         if x.numel() > MAX_FULL_ENTRIES:
             entries = torch.randperm(x.numel(), generator=generator)[:MAX_FULL_ENTRIES].sort().values
@@ -196,6 +201,20 @@ def check_gradient(f, x: torch.Tensor, analytic, name: str = "dW",
         evaluations += cost
         message += ". " + describe_mismatch(name, analytic, numeric, entries)
     return GradientVerdict(name, False, worst, message, evaluations)
+
+
+def autograd_gradient(f, x: torch.Tensor) -> torch.Tensor | None:
+    """df/dx by autograd in float64, or None when f is not differentiable that way."""
+    try:
+        with torch.enable_grad():
+            leaf = x.detach().to("cpu", torch.float64).clone().requires_grad_(True)
+            value = f(leaf)
+            if not (torch.is_tensor(value) and value.requires_grad and value.numel() == 1):
+                return None
+            (grad,) = torch.autograd.grad(value.reshape(()), leaf)
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return grad if torch.isfinite(grad).all() else None
 
 
 def _numeric_on(f, x, entries, h):

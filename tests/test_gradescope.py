@@ -1,0 +1,84 @@
+"""Does the Gradescope bundle grade a submission in a simulated /autograder tree?
+
+`make gradescope A=...` builds the zip; it is unpacked into a temporary folder laid out like
+Gradescope's /autograder (source/, submission/, results/), and its own run_autograder is run
+against the reference, the untouched release, a buggy notebook and a corrupt one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder.corpus import entries
+from test_grading import REPO
+
+A = "linear_classifiers"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / f"{A}.zip"
+    proc = subprocess.run(["make", "-s", "gradescope", f"A={A}"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    built = REPO / "build" / "gradescope" / f"{A}.zip"
+    out.write_bytes(built.read_bytes())
+    return out
+
+
+def run_autograder(bundle, tmp_path, write_submission):
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    write_submission(root / "submission")
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable)
+    proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def corpus_submission(name):
+    entry = next(e for e in entries(A) if e.name == name)
+    return lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry.notebook(A)))
+
+
+def test_bundle_has_what_gradescope_expects(bundle):
+    names = zipfile.ZipFile(bundle).namelist()
+    for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope/results.py",
+                 f"assignment/{A}.ipynb", "assignment/gradcheck.py"):
+        assert must in names
+    assert not any(n.startswith("autograder/corpus/") for n in names)
+    requirements = zipfile.ZipFile(bundle).read("requirements.txt").decode()
+    assert "torch==2.13.0" in requirements
+
+
+def test_reference_gets_every_point(bundle, tmp_path):
+    results = run_autograder(bundle, tmp_path, corpus_submission("ok-reference"))
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 25.0
+    assert {t["visibility"] for t in results["tests"]} == {"after_due_date"}
+    assert all(t["status"] == "passed" for t in results["tests"])
+
+
+def test_blank_release_gets_zero_with_messages(bundle, tmp_path):
+    results = run_autograder(bundle, tmp_path, corpus_submission("blank-release"))
+    assert results["score"] == 0 and len(results["tests"]) == 9
+    assert all("not implemented" in t["output"] for t in results["tests"])
+
+
+def test_a_bug_costs_its_own_test_only(bundle, tmp_path):
+    results = run_autograder(bundle, tmp_path, corpus_submission("bug-svm-naive-reg-factor"))
+    failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
+    assert failed == ["svm_loss_naive"] and results["score"] == 21.0
+    assert "dW" in next(t["output"] for t in results["tests"] if t["name"] == "svm_loss_naive")
+
+
+def test_a_corrupt_notebook_still_gets_a_results_file(bundle, tmp_path):
+    results = run_autograder(bundle, tmp_path, lambda folder: (folder / f"{A}.ipynb").write_text('{"cells": ['))
+    assert results["score"] == 0 and "could not be read" in results["output"]
