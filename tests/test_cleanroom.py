@@ -21,6 +21,14 @@ from autograder.static import definitions_only
 _ZYGOTE = []
 
 
+@pytest.fixture(scope="module", autouse=True)
+def close_zygote():
+    yield
+    for z in _ZYGOTE:
+        z.close()
+    _ZYGOTE.clear()
+
+
 def zygote() -> Zygote:
     if not _ZYGOTE or not _ZYGOTE[0].alive():
         _ZYGOTE[:] = [Zygote()]

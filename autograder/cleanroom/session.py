@@ -205,10 +205,7 @@ class Session:
     def exec_cell(self, cell_id: str, source: str) -> dict:
         """Run one cell: {} when fine, {error, where} when it raised; Stopped when it hung/crashed."""
         reply = self._request({"op": "exec", "cell": cell_id, "source": source}, self.limits.cell)
-        if "error" not in reply:
-            self.replay.append((cell_id, source))
-        else:
-            self.replay.append((cell_id, source))  # a raising cell still defines what it did
+        self.replay.append((cell_id, source))  # a raising cell still defines what ran before it
         return reply
 
     def defined(self, names: list[str]) -> dict:
@@ -228,7 +225,7 @@ class Session:
         except Stopped as stop:
             return Outcome(stopped=stop.kind, error=(stop.kind, stop.message))
         finally:
-            self.remotes_used, self.remotes = self.remotes, {}
+            self.remotes = {}  # lent for this call only: a stashed stand-in is refused later
         if "unsendable" in reply:
             return Outcome(error=("UnsendableResult", f"its result could not be sent to the grader: {reply['unsendable']}"))
         after = reply.get("args_after")
