@@ -1,6 +1,6 @@
 """Grading throughput: `make grade` against plain `nbgrader autograde`, on the same class.
 
-    python -m bench.grading_bench [--students 100] [--baseline 6] [--jobs N] [--out FILE]
+    python -m bench.grading_bench [--students 100] [--baseline 2] [--jobs N] [--out FILE]
 
 A synthetic class is built from the kit's corpus: student k hands in, for every assignment,
 corpus entry k mod len(corpus) (the reference, correct variants, realistic bugs, the blank

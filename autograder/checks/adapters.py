@@ -122,7 +122,7 @@ def reference(value, encode):
     name = getattr(value, "__name__", None)
     if isinstance(name, str) and INSIDE.get(name) is value:
         return {"$inside": value.__name__}
-    if INSIDE.get(kind.__name__) is kind and kind.__module__ == __name__:
+    if INSIDE.get(kind.__name__) is kind:
         return {"$inside_obj": kind.__name__, "state": encode(dict(vars(value)))}
     return None
 

@@ -9,6 +9,7 @@ values or hidden tests runs in the student's.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from ..checks import items
@@ -35,14 +36,21 @@ def answer_id(item: str) -> str:
     return f"{item}_code"
 
 
-def ipython_to_python(source: str) -> str:
-    """%magics and !commands as plain Python calls (they do nothing in the clean room)."""
+@functools.lru_cache(maxsize=1)
+def _transformer():
     try:
         from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # without IPython a magic is a syntax error in its cell, reported as such
+    except ImportError:
+        return None
+    return TransformerManager()
+
+
+def ipython_to_python(source: str) -> str:
+    """%magics and !commands as plain Python calls (they do nothing in the clean room)."""
+    if (manager := _transformer()) is None:  # without IPython a magic is a syntax error, reported as such
         return source
     try:
-        return TransformerManager().transform_cell(source)
+        return manager.transform_cell(source)
     except Exception:  # noqa: BLE001 (leave it to the sandbox to report the syntax error)
         return source
 
@@ -65,9 +73,12 @@ class RemoteSubmission(Submission):
 
     def __init__(self, session: Session, sources: list[str]):
         self.session, self.sources = session, sources
+        self.kinds: dict = {}  # name -> type name in the sandbox, asked once
 
     def problem(self, name: str) -> str | None:
-        kind = self.session.defined([name]).get(name)
+        if name not in self.kinds:
+            self.kinds[name] = self.session.defined([name]).get(name)
+        kind = self.kinds[name]
         if kind is None:
             return f"{name} is not defined."
         if kind in ("int", "float", "str", "list", "dict", "tuple", "NoneType", "module", "Tensor"):
@@ -104,7 +115,7 @@ def grade_notebook(assignment: str, answers: dict[str, str], given: dict[str, st
                 raise GraderError(f"the given cell {cell_id!r} raised {reply['error']}")
         result.landlock = session.landlock
         cells = run_answers(session, assignment, answers, result)
-        sources = [answers[c] for c in answers]
+        sources = list(answers.values())
         for name, item in items(assignment).items():
             report = cells.get(answer_id(name), CellReport("missing"))
             result.verdicts[name] = verdict_for(session, item, report, sources, answers.get(answer_id(name), ""))

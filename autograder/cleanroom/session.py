@@ -7,6 +7,7 @@ cells that ran fine: a crash costs the student only the cell or item it happened
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -57,7 +58,8 @@ def describe_status(status: int | None) -> str:
     return f"it exited with status {os.WEXITSTATUS(status)} (os._exit or a crash in C code)"
 
 
-def allowed_roots() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def allowed_roots() -> tuple[str, ...]:
     """Folders the student's process may read: Python, its packages, system libraries.
 
     The grader's own package is left out even when it is installed among the packages.
@@ -73,7 +75,7 @@ def allowed_roots() -> list[str]:
             allowed += _siblings_without(real, package)
         elif not real.startswith(package + os.sep):
             allowed.append(root)
-    return allowed
+    return tuple(allowed)
 
 
 def _siblings_without(root: str, package: str) -> list[str]:
@@ -105,7 +107,7 @@ class Session:
 
     # --- process lifetime ------------------------------------------------------------------
     def _start(self) -> None:
-        config = {"workdir": self.workdir, "read_only": allowed_roots(), "memory_mb": self.limits.memory_mb,
+        config = {"workdir": self.workdir, "read_only": list(allowed_roots()), "memory_mb": self.limits.memory_mb,
                   "file_mb": self.limits.file_mb, "output_chars": self.limits.output_chars,
                   "env": env(self.workdir), "landlock": self.use_landlock}
         self.pid, self.sock = self.zygote.spawn(config)

@@ -21,6 +21,7 @@ from ..checks import items
 from ..cleanroom.runner import GIVEN, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
+from ..submission import find_notebook
 from ..verdict import PASSED
 
 ITEM_VISIBILITY = "after_due_date"  # the hidden tests' verdicts: shown after the deadline
@@ -41,26 +42,15 @@ def text(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def find_notebook(submission: Path, assignment: str) -> tuple[Path | None, str]:
-    expected = submission / f"{assignment}.ipynb"
-    if expected.is_file():
-        return expected, ""
-    found = sorted(submission.rglob("*.ipynb"))
-    if len(found) == 1:
-        return found[0], f"graded {found[0].name} (expected the name {assignment}.ipynb)"
-    if not found:
-        return None, f"no notebook was submitted (expected {assignment}.ipynb)"
-    return None, f"several notebooks and none named {assignment}.ipynb: {', '.join(p.name for p in found)}"
-
-
 def grade(root: Path, assignment: str, bundle: Path, limits: Limits | None = None) -> dict:
     """The results.json content for the submission under root."""
     source = json.loads((bundle / f"{assignment}.ipynb").read_text())
     trusted = nbgrader_cells(source)
     points = {name: float(trusted[name]["metadata"]["nbgrader"]["points"]) for name in items(assignment)}
-    path, note = find_notebook(root / "submission", assignment)
+    path, problem = find_notebook(root / "submission", assignment)
     if path is None:
-        return failed(points, note)
+        return failed(points, problem)
+    note = f"graded {path.name} (expected the name {assignment}.ipynb)" if path.name != f"{assignment}.ipynb" else ""
     try:
         submitted = json.loads(path.read_text())
         answers = {gid: text(c) for gid, c in nbgrader_cells(submitted).items()

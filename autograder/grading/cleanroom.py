@@ -9,6 +9,7 @@ error output when the item did not pass. nbgrader's SaveAutoGrades then records 
 from __future__ import annotations
 
 import atexit
+import functools
 import pathlib
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -85,8 +86,13 @@ class CleanRoomGrade(NbGraderPreprocessor):
     def helper_files(self, assignment: str) -> dict:
         """The .py helpers from the source folder (never the student's copies)."""
         coursedir = CourseDirectory(config=self.config)
-        folder = coursedir.format_path(coursedir.source_directory, ".", assignment)
-        return {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).iterdir()) if p.suffix == ".py"}
+        return _read_helpers(coursedir.format_path(coursedir.source_directory, ".", assignment))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_helpers(folder: str) -> dict:
+    """Read once per worker: the source folder does not change during a grading run."""
+    return {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).iterdir()) if p.suffix == ".py"}
 
 
 def write_verdict(cell, verdict) -> None:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import failures, workers
 from .course import SOURCE, Course, assignments
+from ..submission import find_notebook
 from ..verdict import ERROR
 from .results import COLUMNS, failed_notebook, read_items
 
@@ -116,17 +117,11 @@ def outcome_of(future, futures, todo):
 def submission_problem(course: Course, student: str, assignment: str) -> str | None:
     """Put a notebook submitted under another name in place; say why a folder can't be graded."""
     folder = course.submitted / student / assignment
-    expected = folder / f"{assignment}.ipynb"
-    if expected.exists():
-        return None
-    found = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-    if len(found) == 1:
-        shutil.copyfile(found[0], expected)
-        (folder / RENAMED).write_text(found[0].name)
-        return None
-    if not found:
-        return f"no notebook in the submission folder (expected {assignment}.ipynb)"
-    return f"several notebooks and none named {assignment}.ipynb: {', '.join(p.name for p in found)}"
+    path, problem = find_notebook(folder, assignment)
+    if path is not None and path != folder / f"{assignment}.ipynb":
+        shutil.copyfile(path, folder / f"{assignment}.ipynb")
+        (folder / RENAMED).write_text(path.name)
+    return problem
 
 
 RENAMED = ".flatgrad-renamed-from"  # which file a renamed submission was graded from
@@ -136,10 +131,10 @@ def submission_notes(course: Course, student: str, assignment: str) -> list[str]
     """What the TA should know about the folder: a renamed notebook, extra files."""
     folder = course.submitted / student / assignment
     notes = []
-    if (folder / RENAMED).exists():
-        notes.append(f"notebook submitted as {(folder / RENAMED).read_text()}, graded as {assignment}.ipynb")
-    shipped = {p.name for p in (SOURCE / assignment).iterdir()} | {RENAMED, "timestamp.txt"}
     renamed = (folder / RENAMED).read_text() if (folder / RENAMED).exists() else None
+    if renamed:
+        notes.append(f"notebook submitted as {renamed}, graded as {assignment}.ipynb")
+    shipped = {p.name for p in (SOURCE / assignment).iterdir()} | {RENAMED, "timestamp.txt"}
     extra = sorted(p.name for p in folder.iterdir() if p.name not in shipped and p.name != renamed)
     if extra:
         notes.append(f"extra files not used by the grader: {', '.join(extra[:5])}")
