@@ -52,9 +52,12 @@ bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient 
 	$(PY) -m bench.gradcheck_bench
 	$(PY) -m bench.reference_bench
 
-gpu-check: $(STAMP) ## on a CUDA machine: the CUDA tests and flat-vs-autograd times there (<= 5 min)
-	$(PY) -m pytest -q -m cuda tests/
-	$(PY) -m bench.reference_bench --device cuda
+# gpu-check runs on the venv's torch where `make setup` made one, else on python3's (a CUDA image's,
+# Colab's): it needs torch, numpy, pytest and hypothesis, not nbgrader
+GPU_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check: ## on a CUDA machine: the CUDA tests and flat-vs-autograd times there (<= 5 min)
+	$(GPU_PY) -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py
+	$(GPU_PY) -m bench.reference_bench --device cuda
 
 formgrader: $(STAMP) ## open nbgrader's formgrader (grade written answers by hand)
 	$(VENV)/bin/jupyter lab --no-browser --ServerApp.root_dir=$(CURDIR)

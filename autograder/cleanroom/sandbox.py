@@ -134,20 +134,22 @@ def confine(config: dict) -> bool:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    vm = _vm_bytes()
-    limits = {resource.RLIMIT_AS: vm + config["memory_mb"] * 2**20,
+    # RLIMIT_DATA counts the writable private memory (heap, tensors), not address space that
+    # is only reserved: CUDA reserves tens of GiB of it when it starts (RLIMIT_AS would fail it)
+    limits = {resource.RLIMIT_DATA: _data_bytes() + config["memory_mb"] * 2**20,
               resource.RLIMIT_FSIZE: config["file_mb"] * 2**20, resource.RLIMIT_CORE: 0}
     for kind, value in limits.items():
         resource.setrlimit(kind, (value, value))
     if config.get("landlock", True):
-        return landlock.restrict(config["read_only"], [config["workdir"], "/dev"])
+        return landlock.restrict(config["read_only"], [config["workdir"], *config.get("read_write", ["/dev"])])
     return False
 
 
-def _vm_bytes() -> int:
+def _data_bytes() -> int:
+    """What the warm interpreter already holds (VmData): the limit is on what the student adds."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmSize:"):
+            if line.startswith("VmData:"):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -186,6 +188,9 @@ def serve(sock, config: dict) -> None:
             except Exception as exc:  # what the student returned could not be sent
                 codec.send(sock, {"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1],
                                   "printed": out.total})
-    except BaseException:
-        pass
+    except BaseException as exc:  # tell the grader why this process stops, if the socket still works
+        try:
+            codec.send(sock, {"op": "fatal", "error": error_of(exc)})
+        except BaseException:
+            pass
     os._exit(0)

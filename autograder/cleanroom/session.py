@@ -23,7 +23,7 @@ import torch
 from ..calls import Outcome, _changed, _snapshot, write_back
 from ..checks import adapters
 from . import codec
-from .zygote import Zygote, env
+from .zygote import Zygote, env, nvidia_machine
 
 MAX_HELPER_INT = 100_000  # a student's call into a grader helper may not ask for more
 
@@ -78,6 +78,14 @@ def allowed_roots() -> tuple[str, ...]:
     return tuple(allowed)
 
 
+@functools.lru_cache(maxsize=1)
+def writable_roots() -> tuple[str, ...]:
+    """Folders besides its own that the student's process may write: /dev (null, shm) and, on
+    an NVIDIA machine, /proc/self, where CUDA writes when it starts (on an H200 under Landlock,
+    cudaGetDeviceCount failed with error 304 without it). Both reach only the process itself."""
+    return ("/dev", "/proc/self") if nvidia_machine() else ("/dev",)
+
+
 def _siblings_without(root: str, package: str) -> list[str]:
     """Every entry of root except the path down to package, recursively."""
     out = []
@@ -108,6 +116,7 @@ class Session:
     # --- process lifetime ------------------------------------------------------------------
     def _start(self) -> None:
         config = {"workdir": self.workdir, "read_only": list(allowed_roots()), "memory_mb": self.limits.memory_mb,
+                  "read_write": list(writable_roots()),
                   "file_mb": self.limits.file_mb, "output_chars": self.limits.output_chars,
                   "env": env(self.workdir), "landlock": self.use_landlock}
         self.pid, self.sock = self.zygote.spawn(config)
@@ -141,6 +150,10 @@ class Session:
                 msg = codec.receive(self.sock, self._resolve)
                 if not isinstance(msg, dict):
                     raise codec.ProtocolError("a reply that is not a message")
+                if msg.get("op") == "fatal":  # the process reports why it stops (then exits)
+                    self._kill()
+                    kind, text = (list(msg.get("error", ())) + ["?", "?"])[:2]
+                    raise Stopped("crash", f"stopped its process with {kind}: {str(text)[:500]}")
                 if msg.get("op") != "callback":
                     return msg
                 self._callback(msg)

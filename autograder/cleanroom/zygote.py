@@ -106,6 +106,11 @@ def serve(ctl: socket.socket) -> None:
             pass
 
 
+def nvidia_machine() -> bool:
+    """An NVIDIA driver is present (asked without initializing CUDA, which would stick in forks)."""
+    return os.path.exists("/dev/nvidiactl")
+
+
 def warm_autograd(torch) -> None:
     """Load what the first custom autograd Function loads (~0.6 s, sympy among it), once.
 
@@ -137,7 +142,10 @@ def main() -> None:
         importlib.import_module(name)
     import torch
     torch.set_num_threads(1)  # a forked child must not inherit a thread pool (it deadlocks)
-    warm_autograd(torch)
+    if not nvidia_machine():
+        # a backward pass starts autograd's device threads, which initializes CUDA: a process
+        # forked after that cannot use the GPU ("CUDA error: initialization error", on an H200)
+        warm_autograd(torch)
     ctl.send(json.dumps({"op": "ready"}).encode())
     serve(ctl)
 

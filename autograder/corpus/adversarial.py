@@ -21,7 +21,7 @@ SOLVED = answers(A)
 TODO = "    # TODO(student)"
 SVM_N_WRONG = SOLVED[SVM_N].replace("dW = dW / num_train + 2 * reg * W", "dW = dW / num_train + reg * W")
 SMX_N_WRONG = SOLVED[SMX_N].replace("indicator = 1.0 if j == label else 0.0", "indicator = 0.0")
-SMX_V_WRONG = SOLVED[SMX_V].replace("dW = X.t().mm(grad_scores) + 2 * reg * W", "dW = X.t().mm(grad_scores) + reg * W")
+SMX_V_WRONG = SOLVED[SMX_V].replace("dW = grad_scores.t().mm(X).t() + 2 * reg * W", "dW = grad_scores.t().mm(X).t() + reg * W")
 SVM_V_WRONG = SOLVED[SVM_V].replace("loss = data_loss + reg * torch.sum(W * W)", "loss = data_loss")
 PREDICT_WRONG = SOLVED[PREDICT].replace("torch.argmax(scores, dim=1)", "torch.argmin(scores, dim=1)")
 

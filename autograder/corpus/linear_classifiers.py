@@ -48,7 +48,7 @@ BUGS = [
           note="gradient normalized by numel instead of N"),
     Entry("bug-softmax-vec-half-reg", ("softmax_loss_vectorized",),
           ((SMX_V, "loss = data_loss + reg * torch.sum(W * W)", "loss = data_loss + 0.5 * reg * torch.sum(W * W)"),
-           (SMX_V, "dW = X.t().mm(grad_scores) + 2 * reg * W", "dW = X.t().mm(grad_scores) + reg * W")),
+           (SMX_V, "dW = grad_scores.t().mm(X).t() + 2 * reg * W", "dW = grad_scores.t().mm(X).t() + reg * W")),
           note="the 1/2 reg convention mixed into a course that uses reg * sum(W^2)"),
     Entry("bug-softmax-vec-missing-correct-class-path", ("softmax_loss_vectorized",),
           ((SMX_V, "grad_shifted = grad_log_probs + grad_log_sum_exp * probs",
