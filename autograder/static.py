@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 
@@ -18,6 +19,13 @@ DYNAMIC = {"getattr", "setattr", "eval", "exec", "compile", "__import__", "globa
            "importlib", "__dict__", "__getattribute__", "autograd"}
 
 
+@functools.lru_cache(maxsize=1024)
+def parse(source: str) -> ast.Module:
+    """ast.parse, once per source text: every item of a notebook reads the same cells.
+    The trees are shared: read them, never change them."""
+    return ast.parse(source)
+
+
 def function_source(fn) -> str | None:
     """The source text of fn, or None when it cannot be read."""
     try:
@@ -28,7 +36,7 @@ def function_source(fn) -> str | None:
 
 def _function_node(source: str):
     """The first function or class defined in source (all of it, methods included)."""
-    tree = ast.parse(source)
+    tree = parse(source)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return node
@@ -64,7 +72,7 @@ def definition_source(sources: list[str], name: str) -> str | None:
     found = None
     for source in sources:
         try:
-            tree = ast.parse(source)
+            tree = parse(source)
         except SyntaxError:
             continue
         for node in tree.body:
@@ -84,7 +92,7 @@ def definitions_only(source: str) -> str:
     """The imports, functions, classes and assignments of a cell, without its demos and prints."""
     lines = source.splitlines()
     kept = []
-    for node in ast.parse(source).body:
+    for node in parse(source).body:
         if isinstance(node, DEFINITIONS):
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             kept.append("\n".join(lines[first - 1:node.end_lineno]))
@@ -94,7 +102,7 @@ def definitions_only(source: str) -> str:
 def top_level_names(source: str) -> list[str]:
     """Names of the functions and classes a cell defines at top level."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return []
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]

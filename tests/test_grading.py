@@ -148,6 +148,18 @@ def test_demo_class_is_graded_when_asked(tmp_path):
     assert "ok-reference" in proc.stdout and "items: 1 svm_loss_naive" in proc.stdout
 
 
+def test_a_deleted_gradebook_means_grading_again(tmp_path):
+    """A TA deletes gradebook.db (not build/): the next make grade re-creates and re-grades
+    everything instead of trusting stamps of grades the gradebook no longer holds."""
+    assert make_grade(tmp_path, "DEMO=1").returncode == 0
+    before = read_csv(tmp_path / "reports" / "checks.csv")
+    (tmp_path / "gradebook.db").unlink()
+    proc = make_grade(tmp_path, "DEMO=1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(unchanged: not re-run)" not in proc.stderr
+    assert read_csv(tmp_path / "reports" / "checks.csv") == before
+
+
 def test_rerun_keeps_manual_grades_and_skips_unchanged_notebooks(graded):
     """After a TA grades a written answer by hand, does make grade keep it without re-running?"""
     from nbgrader.api import Gradebook
@@ -164,3 +176,53 @@ def test_rerun_keeps_manual_grades_and_skips_unchanged_notebooks(graded):
     assert row["status"] == "passed" and float(row["score"]) == 2.0 and "by hand" in row["message"]
     grades = {(r["student_id"], r["assignment"]): r for r in read_csv(course / "grades.csv")}
     assert grades[("ok-reference", A)]["score"] == "27.0"
+
+
+def test_cached_overwrite_cells_restores_what_nbgrader_restores(graded):
+    """CachedOverwriteCells (gradebook read once per worker) against nbgrader's OverwriteCells
+    on a tampered release notebook: a locked cell edited, points inflated, a cell type changed."""
+    import copy
+
+    import nbformat
+    from nbgrader.preprocessors import OverwriteCells
+
+    from autograder.grading.overwritecells import CachedOverwriteCells, notebook_cells
+    course, _ = graded
+    nb = nbformat.read(REPO / "release" / A / f"{A}.ipynb", as_version=4)
+    tampered = {"locked": 0, "points": 0, "type": 0}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("locked") and cell.cell_type == "code" and not tampered["locked"]:
+            cell.source += "\nprint('edited')"
+            tampered["locked"] += 1
+        elif meta.get("grade") and meta.get("points") and not tampered["points"]:
+            meta["points"] = 1000
+            tampered["points"] += 1
+        elif cell.cell_type == "markdown" and meta.get("locked") and not tampered["type"]:
+            cell.cell_type, cell.outputs, cell.execution_count = "code", [], None
+            tampered["type"] += 1
+    assert all(tampered.values())
+    resources = {"nbgrader": {"notebook": A, "assignment": A, "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
+    notebook_cells.cache_clear()
+    theirs, _ = OverwriteCells().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    ours, _ = CachedOverwriteCells().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    again, _ = CachedOverwriteCells().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))  # from the cache
+    assert notebook_cells.cache_info().hits >= 1
+    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True) == json.dumps(again, sort_keys=True)
+    assert json.dumps(ours, sort_keys=True) != json.dumps(nb, sort_keys=True)  # something was restored
+
+
+def test_workers_share_one_engine_per_gradebook(graded, monkeypatch):
+    """warmdb: every Gradebook of a worker uses the same engine (compiled statements kept)."""
+    import nbgrader.api
+
+    from autograder.grading import warmdb
+    course, _ = graded
+    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)  # undone after the test
+    warmdb.share_engines()
+    url = f"sqlite:///{course / 'gradebook.db'}"
+    with nbgrader.api.Gradebook(url) as first:
+        students = {s.id for s in first.students}
+    with nbgrader.api.Gradebook(url) as second:  # after the first one closed (and disposed) it
+        assert second.engine is first.engine
+        assert {s.id for s in second.students} == students and students

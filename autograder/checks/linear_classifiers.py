@@ -145,8 +145,9 @@ def train_cases() -> list:
     return [Case("a loss with a constant gradient (W must move by -lr * T * grad)", names,
                  (fake, W0.clone(), X, y, 0.1, 0.25, 7, 11),
                  {"fake": fake, "W0": W0, "G": G}),
+            # 40 iterations: the reference is at loss < 0.01 and 100% accuracy after 25
             Case("three separable blobs, W=None", names,
-                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 100, 50), {"blobs": True})]
+                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 40, 50), {"blobs": True})]
 
 
 def judge_train(case: Case, outcome) -> str | None:

@@ -45,6 +45,7 @@ def _transformer():
     return TransformerManager()
 
 
+@functools.lru_cache(maxsize=1024)  # the given cells are the same in every notebook
 def ipython_to_python(source: str) -> str:
     """%magics and !commands as plain Python calls (they do nothing in the clean room)."""
     if (manager := _transformer()) is None:  # without IPython a magic is a syntax error, reported as such

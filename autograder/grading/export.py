@@ -34,10 +34,13 @@ class StatusCsvExportPlugin(CsvExportPlugin):
         with open(dest, "w", newline="") as fh:
             writer = csv.DictWriter(fh, KEYS)
             writer.writeheader()
-            for assignment in gradebook.assignments:
+            # sorted: the gradebook lists students in the order they were first graded, which
+            # parallel workers (and a resumed run) change from run to run
+            students = sorted(gradebook.students, key=lambda s: s.id)
+            for assignment in sorted(gradebook.assignments, key=lambda a: a.name):
                 if self.assignment and assignment.name not in self.assignment:
                     continue
-                for student in gradebook.students:
+                for student in students:
                     if self.student and student.id not in self.student:
                         continue
                     status, message = statuses.get((student.id, assignment.name), ("", ""))

@@ -35,27 +35,63 @@ class GradeRun:
     items: list = field(default_factory=list)         # ItemResult rows
     submissions: list = field(default_factory=list)   # (student, assignment, status, message)
     timings: dict = field(default_factory=dict)       # step -> seconds
+    todo: list = field(default_factory=list)          # (student, assignment, previous stamp) to grade
+    cached: list = field(default_factory=list)        # (student, assignment, stamp) unchanged since
+    pool: object = None                               # warm workers, started once per run
 
     def log(self, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
 def prepare(run: GradeRun) -> None:
-    """Config for the course root; (re)create each assignment in the gradebook when needed."""
+    """Config for the course root; what to grade; (re)create assignments in the gradebook.
+
+    The warm workers start here, while the gradebook is prepared (in one of them: nbgrader's
+    start-up is paid once), instead of after it.
+    """
     run.course.write_config()
     run.course.reports.mkdir(parents=True, exist_ok=True)
     build = run.course.root / "build"
     build.mkdir(exist_ok=True)
-    for assignment in run.assignments:
-        digest = hashlib.sha256((SOURCE / assignment / f"{assignment}.ipynb").read_bytes()).hexdigest()
-        stamp = build / f"{assignment}.source.sha256"
-        if stamp.exists() and stamp.read_text() == digest:
-            continue
-        proc = run.course.nbgrader("generate_assignment", assignment, "--force",
-                                   "--CourseDirectory.release_directory=build/release")
-        if proc.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stderr[-3000:]}")
-        stamp.write_text(digest)
+    if not (run.course.root / "gradebook.db").exists():
+        # the gradebook was deleted: the stamps describe assignments and grades it no longer holds
+        for stale in build.glob("*.source.sha256"):
+            stale.unlink()
+        shutil.rmtree(build / "graded", ignore_errors=True)
+    for a in run.assignments:
+        for s in run.course.students(a):
+            if run.student not in (None, s):
+                continue
+            previous = None if run.student else read_stamp(run.course, s, a)
+            (run.cached if previous else run.todo).append((s, a, previous))
+    digests = {a: hashlib.sha256((SOURCE / a / f"{a}.ipynb").read_bytes()).hexdigest() for a in run.assignments}
+    stale = [a for a in run.assignments if _read(build / f"{a}.source.sha256") != digests[a]]
+    if stale or run.todo or any(p["status"] == "graded" for _, _, p in run.cached):
+        made = start_workers(run, stale)  # one worker generates while the others warm up
+        if made is not None and (failed := made.result()) is not None:
+            assignment, problem = failed
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{problem}")
+    for assignment in stale:
+        (build / f"{assignment}.source.sha256").write_text(digests[assignment])
+
+
+def _read(path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def start_workers(run: GradeRun, generate: list = ()):
+    """Start the pool, each worker warming up (imports, zygote) in the background right away;
+    with assignments to generate, the future of that job, which a worker takes first."""
+    if run.pool is not None:
+        return None
+    run.pool = workers.pool(run.course, run.jobs)
+    made = run.pool.submit(workers.generate, list(generate)) if generate else None
+    for _ in range(max(1, run.jobs)):
+        run.pool.submit(workers.warm_up)
+    return made
 
 
 def autograde(run: GradeRun) -> None:
@@ -66,13 +102,7 @@ def autograde(run: GradeRun) -> None:
     run again: its rows are read back, so manual grades from formgrader are kept. STUDENT=id
     always re-runs that student.
     """
-    todo, cached = [], []
-    for a in run.assignments:
-        for s in run.course.students(a):
-            if run.student not in (None, s):
-                continue
-            previous = None if run.student else read_stamp(run.course, s, a)
-            (cached if previous else todo).append((s, a, previous))
+    todo, cached = list(run.todo), run.cached
     for s, a, previous in cached:
         notebook = run.course.autograded_notebook(s, a)
         if previous["status"] == "graded":
@@ -90,18 +120,19 @@ def autograde(run: GradeRun) -> None:
     refresh = [(s, a) for s, a, previous in cached if previous["status"] == "graded"]
     if not todo and not refresh:
         return
-    with workers.pool(run.course, run.jobs) as pool:
-        # feedback of unchanged submissions is rewritten too (it shows manual grades)
-        for future in [pool.submit(workers.feedback_one, s, a) for s, a in refresh]:
-            if (problem := future.result()) is not None:
-                run.log(f"warning: feedback: {problem}")
-        futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
-                           unit="notebook", file=sys.stderr):
-            student, assignment, status, message, rows = outcome_of(future, futures, todo)
-            record(run, student, assignment, status, message, rows)
-            if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
-                write_stamp(run.course, student, assignment, status, message)
+    start_workers(run)
+    pool = run.pool
+    # feedback of unchanged submissions is rewritten too (it shows manual grades)
+    for future in [pool.submit(workers.feedback_one, s, a) for s, a in refresh]:
+        if (problem := future.result()) is not None:
+            run.log(f"warning: feedback: {problem}")
+    futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
+    for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
+                       unit="notebook", file=sys.stderr):
+        student, assignment, status, message, rows = outcome_of(future, futures, todo)
+        record(run, student, assignment, status, message, rows)
+        if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
+            write_stamp(run.course, student, assignment, status, message)
 
 
 def outcome_of(future, futures, todo):
@@ -219,7 +250,11 @@ def write_rows(path, columns, rows, replaced) -> None:
 
 
 def export(run: GradeRun) -> None:
-    """grades.csv through nbgrader export, with our status-aware CSV plugin."""
+    """grades.csv through nbgrader export, with our status-aware CSV plugin (in a warm worker
+    when this run started them: nbgrader's start-up costs ~5 s)."""
+    if run.pool is not None:
+        run.pool.submit(workers.export_grades, "grades.csv").result()
+        return
     proc = run.course.nbgrader("export", "--to=grades.csv",
                                "--exporter=autograder.grading.export.StatusCsvExportPlugin")
     if proc.returncode != 0:
@@ -234,9 +269,13 @@ def grade(course: Course, student: str | None = None, only: list | None = None,
     """Run every step; the caller prints the summary and decides the exit code."""
     run = GradeRun(course, student, jobs or os.cpu_count() or 1,
                    only or [a for a in assignments() if course.students(a)])
-    for step in STEPS:
-        start = time.perf_counter()
-        step(run)
-        run.timings[step.__name__] = time.perf_counter() - start
+    try:
+        for step in STEPS:
+            start = time.perf_counter()
+            step(run)
+            run.timings[step.__name__] = time.perf_counter() - start
+    finally:
+        if run.pool is not None:
+            run.pool.shutdown(cancel_futures=True)
     run.log("time per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.timings.items()))
     return run

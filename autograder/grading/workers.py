@@ -41,15 +41,49 @@ def _start(root: str, db_url: str) -> None:
     from traitlets.config.loader import PyFileConfigLoader
 
     from .course import Course
+    from .warmdb import share_engines
+    share_engines()  # one engine (and compiled-statement cache) per gradebook, not one per step
     # nbgrader shells out to alembic when it creates a gradebook: the venv's bin on PATH.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     os.chdir(root)
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     config.CourseDirectory.root = root
     config.CourseDirectory.db_url = db_url
+    config.CourseDirectory.release_directory = "build/release"  # never the committed release/
     global _api, _course
     _api = NbGraderAPI(CourseDirectory(config=config), config=config)
     _course = Course(Path(root))
+
+
+def warm_up() -> int:
+    """Start what a worker's first notebook would need (the clean-room zygote); the pid."""
+    from .cleanroom import zygote
+    zygote()
+    return os.getpid()
+
+
+def generate(assignments: list[str]):
+    """nbgrader generate_assignment of each, one after another, in this worker (the gradebook's
+    cells; the student version goes to build/release); None, or (assignment, what went wrong)."""
+    for assignment in assignments:
+        try:
+            result = _api.generate_assignment(assignment, force=True, create=True)
+        except Exception as exc:  # noqa: BLE001 (reported by the caller, which stops)
+            return assignment, f"{type(exc).__name__}: {exc}"
+        if not result.get("success"):
+            return assignment, ((result.get("log") or "") + (result.get("error") or ""))[-3000:]
+    return None
+
+
+def export_grades(to: str) -> None:
+    """What `nbgrader export --to=<to>` with our status-aware plugin does, in this worker."""
+    from nbgrader.api import Gradebook
+
+    from .export import StatusCsvExportPlugin
+    plugin = StatusCsvExportPlugin(config=_api.config)
+    plugin.to = to
+    with Gradebook(_api.coursedir.db_url, _api.coursedir.course_id) as gb:
+        plugin.export(gb)
 
 
 def autograde_one(student: str, assignment: str):
