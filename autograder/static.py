@@ -72,16 +72,24 @@ def definition_source(sources: list[str], name: str) -> str | None:
     found = None
     for source in sources:
         try:
-            tree = parse(source)
+            found = _definitions(source).get(name, found)
         except SyntaxError:
             continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-                found = ast.get_source_segment(source, node, padded=True)
-                if node.decorator_list:
-                    first = min(d.lineno for d in node.decorator_list)
-                    found = "\n".join(source.splitlines()[first - 1:node.end_lineno])
     return textwrap.dedent(found) if found else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _definitions(source: str) -> dict[str, str]:
+    """name -> source text (decorators included) of each top-level def/class; the last wins."""
+    out = {}
+    for node in parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            text = ast.get_source_segment(source, node, padded=True)
+            if node.decorator_list:
+                first = min(d.lineno for d in node.decorator_list)
+                text = "\n".join(source.splitlines()[first - 1:node.end_lineno])
+            out[node.name] = text
+    return out
 
 
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,

@@ -8,6 +8,7 @@ it) are marked @shipped and travel as source, to that one check only.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import textwrap
@@ -127,6 +128,7 @@ def reference(value, encode):
     return None
 
 
+@functools.lru_cache(maxsize=None)  # inspect.getsource tokenizes the whole file each time
 def _source(obj) -> str:
     lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
     return "\n".join(line for line in lines if not line.startswith("@shipped"))

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from ..calls import call
+from ..calls import call, seed
 from ..static import banned_uses, function_source, loops
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 
@@ -93,7 +93,7 @@ class LocalSubmission(Submission):
 
     def call(self, item: Item, case: Case):
         target = item.adapter(self.fn) if item.adapter else self.fn
-        torch.manual_seed(item_seed(item))
+        seed(item_seed(item))
         return call(target, case.names, case.args, no_grad=item.no_grad, helpers=item.helpers,
                     namespace=getattr(self.fn, "__globals__", None) or _module_globals(self.fn))
 
@@ -114,7 +114,7 @@ def run(item: Item, fn) -> Verdict:
         return Verdict(ERROR, problem)
     if problem := static_problems(item, submission.source(item.name)):
         return Verdict(FAILED, problem)
-    torch.manual_seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
+    seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     for case in item.cases():
         outcome = submission.call(item, case)
         if outcome.stopped:

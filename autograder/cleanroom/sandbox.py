@@ -21,7 +21,7 @@ import sys
 
 import torch
 
-from ..calls import call, error_of, write_back
+from ..calls import call, error_of, seed, write_back
 from ..checks import adapters
 from . import codec, landlock
 
@@ -112,7 +112,7 @@ def run_call(ns: dict, msg: dict, sock) -> dict:
         fn = getattr(adapters, msg["adapter"])(fn)
     helpers = msg.get("helpers") or {}  # Remote stand-ins and shipped classes, already decoded
     args = msg["args"]
-    torch.manual_seed(msg.get("seed", 0))  # the student's own random draws, same every run
+    seed(msg.get("seed", 0))  # the student's own random draws, same every run
     outcome = call(fn, msg["names"], args, no_grad=msg.get("no_grad", True), helpers=helpers, namespace=ns)
     reply = {"op": "result", "value": outcome.value, "args_after": args, "output": outcome.output,
              "used_autograd": outcome.used_autograd, "where": outcome.where}
