@@ -218,7 +218,9 @@ def test_workers_share_one_engine_per_gradebook(graded, monkeypatch):
 
     from autograder.grading import warmdb
     course, _ = graded
-    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)  # undone after the test
+    # undone after the test
+    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)
+    monkeypatch.setattr(nbgrader.api.Gradebook, "__init__", nbgrader.api.Gradebook.__init__)
     warmdb.share_engines()
     url = f"sqlite:///{course / 'gradebook.db'}"
     with nbgrader.api.Gradebook(url) as first:
@@ -226,3 +228,4 @@ def test_workers_share_one_engine_per_gradebook(graded, monkeypatch):
     with nbgrader.api.Gradebook(url) as second:  # after the first one closed (and disposed) it
         assert second.engine is first.engine
         assert {s.id for s in second.students} == students and students
+        assert second.course_id == first.course_id
