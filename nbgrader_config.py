@@ -52,7 +52,7 @@ c.Execute.allow_errors = True
 # before the HTML is written.
 c.GenerateFeedback.exporter_class = "autograder.grading.feedbackhtml.QuickHTMLExporter"
 c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
+    "autograder.grading.getgrades.BulkGetGrades",  # nbgrader's, grades read at once
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.grading.cleantracebacks.CleanGradeTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

@@ -229,3 +229,27 @@ def test_workers_share_one_engine_per_gradebook(graded, monkeypatch):
         assert second.engine is first.engine
         assert {s.id for s in second.students} == students and students
         assert second.course_id == first.course_id
+
+
+def test_bulk_get_grades_copies_what_nbgrader_copies(graded):
+    """BulkGetGrades (a submission's grades read at once) against nbgrader's GetGrades on a
+    graded notebook with a manual grade: same cell metadata, same totals."""
+    import copy
+
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import GetGrades
+
+    from autograder.grading.getgrades import BulkGetGrades
+    course, _ = graded
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db_url) as gb:  # a hand-graded answer too (what formgrader writes)
+        gb.find_grade("written_kinks", A, A, "pack-1").manual_score = 1.0
+        gb.db.commit()
+    nb = nbformat.read(course / "autograded" / "pack-1" / A / f"{A}.ipynb", as_version=4)
+    resources = {"nbgrader": {"notebook": A, "assignment": A, "student": "pack-1", "db_url": db_url}}
+    theirs = GetGrades().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    ours = BulkGetGrades().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    assert json.dumps(ours, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)
+    scored = [c.metadata.nbgrader for c in ours[0].cells if "score" in c.metadata.get("nbgrader", {})]
+    assert scored and any(m["score"] for m in scored) and ours[1]["nbgrader"]["max_score"] == 29

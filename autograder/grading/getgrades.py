@@ -1,0 +1,54 @@
+"""nbgrader feedback step: GetGrades, with a submission's grades and comments read at once.
+
+nbgrader's GetGrades asks the gradebook for each grade and comment of a notebook with its own
+query (a four-table join each, ~22 a notebook, ~35 ms). This subclass reads the submitted
+notebook's grades and comments once (two relationship loads) and answers those lookups from
+them; copying the values into the cells and the totals are nbgrader's code.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+
+
+class _GradeLookup:
+    def __init__(self, gradebook, notebook):
+        self._gradebook = gradebook
+        self._grades = {g.name: SimpleNamespace(score=g.score, max_score=g.max_score) for g in notebook.grades}
+        self._comments = {c.name: SimpleNamespace(comment=c.comment) for c in notebook.comments}
+
+    def find_grade(self, name, notebook, assignment, student):
+        if name not in self._grades:
+            raise MissingEntry()
+        return self._grades[name]
+
+    def find_comment(self, name, notebook, assignment, student):
+        if name not in self._comments:
+            raise MissingEntry()
+        return self._comments[name]
+
+    def __getattr__(self, name):
+        return getattr(self._gradebook, name)
+
+
+class BulkGetGrades(GetGrades):
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        with Gradebook(self.db_url) as gradebook:
+            notebook = gradebook.find_submission_notebook(self.notebook_id, self.assignment_id, self.student_id)
+            self.gradebook = _GradeLookup(gradebook, notebook)
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # nbgrader's preprocess_cell
+            late_penalty = notebook.late_submission_penalty
+            if late_penalty is None:
+                late_penalty = 0
+            else:
+                self.log.warning("Late submission penalty: {}".format(late_penalty))
+            resources["nbgrader"]["score"] = notebook.score - late_penalty
+            resources["nbgrader"]["max_score"] = notebook.max_score
+            resources["nbgrader"]["late_penalty"] = late_penalty
+        return nb, resources
