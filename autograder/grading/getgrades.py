@@ -9,28 +9,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-
-class _GradeLookup:
-    def __init__(self, gradebook, notebook):
-        self._gradebook = gradebook
-        self._grades = {g.name: SimpleNamespace(score=g.score, max_score=g.max_score) for g in notebook.grades}
-        self._comments = {c.name: SimpleNamespace(comment=c.comment) for c in notebook.comments}
-
-    def find_grade(self, name, notebook, assignment, student):
-        if name not in self._grades:
-            raise MissingEntry()
-        return self._grades[name]
-
-    def find_comment(self, name, notebook, assignment, student):
-        if name not in self._comments:
-            raise MissingEntry()
-        return self._comments[name]
-
-    def __getattr__(self, name):
-        return getattr(self._gradebook, name)
+from .overwritecells import GradebookView
 
 
 class BulkGetGrades(GetGrades):
@@ -41,7 +23,10 @@ class BulkGetGrades(GetGrades):
         self.db_url = resources["nbgrader"]["db_url"]
         with Gradebook(self.db_url) as gradebook:
             notebook = gradebook.find_submission_notebook(self.notebook_id, self.assignment_id, self.student_id)
-            self.gradebook = _GradeLookup(gradebook, notebook)
+            self.gradebook = GradebookView(
+                gradebook,
+                find_grade={g.name: SimpleNamespace(score=g.score, max_score=g.max_score) for g in notebook.grades},
+                find_comment={c.name: SimpleNamespace(comment=c.comment) for c in notebook.comments})
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # nbgrader's preprocess_cell
             late_penalty = notebook.late_submission_penalty
             if late_penalty is None:

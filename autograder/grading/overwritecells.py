@@ -6,6 +6,7 @@ cell (two for grade cells): ~60 queries a notebook, ~0.1 s. The answers are the 
 every student of an assignment, so this subclass reads the notebook's source and graded cells
 once, as plain values, and keeps them for the worker's life (a worker serves one `make grade`,
 after the gradebook was prepared). The restoring itself is nbgrader's preprocess_cell.
+`GradebookView` (also used by BulkGetGrades) answers nbgrader's find_* calls from such values.
 """
 from __future__ import annotations
 
@@ -28,25 +29,23 @@ def notebook_cells(db_url: str, notebook_id: str, assignment_id: str) -> tuple[d
     return source, graded
 
 
-class _CellLookup:
-    """The two Gradebook methods OverwriteCells.preprocess_cell asks, answered from memory;
-    anything else goes to the real gradebook."""
+class GradebookView:
+    """A Gradebook whose named find_* methods answer from values read beforehand, by cell name
+    (MissingEntry when absent, as nbgrader's do); every other attribute is the real gradebook's."""
 
-    def __init__(self, gradebook, cells: tuple[dict, dict]):
-        self._gradebook, (self._source, self._graded) = gradebook, cells
-
-    def find_source_cell(self, name, notebook, assignment):
-        if name not in self._source:
-            raise MissingEntry()
-        return self._source[name]
-
-    def find_graded_cell(self, name, notebook, assignment):
-        if name not in self._graded:
-            raise MissingEntry()
-        return self._graded[name]
+    def __init__(self, gradebook, **tables: dict):
+        self._gradebook, self._tables = gradebook, tables
 
     def __getattr__(self, name):
+        if name in self._tables:
+            return functools.partial(_find, self._tables[name])
         return getattr(self._gradebook, name)
+
+
+def _find(table: dict, name: str, *where):
+    if name not in table:
+        raise MissingEntry()
+    return table[name]
 
 
 class CachedOverwriteCells(OverwriteCells):
@@ -56,7 +55,8 @@ class CachedOverwriteCells(OverwriteCells):
         self.db_url = resources["nbgrader"]["db_url"]
         cells = notebook_cells(self.db_url, self.notebook_id, self.assignment_id)
         with Gradebook(self.db_url) as gradebook:
-            self.gradebook = _CellLookup(gradebook, cells)
+            source, graded = cells
+            self.gradebook = GradebookView(gradebook, find_source_cell=source, find_graded_cell=graded)
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # preprocess_cell per cell
             if self.add_missing_cells:
                 nb, resources = self.add_missing_grade_cells(nb, resources)

@@ -7,6 +7,7 @@ Every step takes the run and changes it or the course folder; none returns anyth
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -64,7 +65,7 @@ def prepare(run: GradeRun) -> None:
                 continue
             previous = None if run.student else read_stamp(run.course, s, a)
             (run.cached if previous else run.todo).append((s, a, previous))
-    digests = {a: hashlib.sha256((SOURCE / a / f"{a}.ipynb").read_bytes()).hexdigest() for a in run.assignments}
+    digests = {a: hashlib.sha256(source_notebook(a)).hexdigest() for a in run.assignments}
     stale = [a for a in run.assignments if _read(build / f"{a}.source.sha256") != digests[a]]
     if stale or run.todo or any(p["status"] == "graded" for _, _, p in run.cached):
         made = start_workers(run, stale)  # one worker generates while the others warm up
@@ -185,9 +186,15 @@ def record(run: GradeRun, student, assignment, status, message, rows, note: str 
             + (f" ({message})" if message else "") + note)
 
 
+@functools.lru_cache(maxsize=None)
+def source_notebook(assignment: str) -> bytes:
+    """The source notebook's bytes, read once per run (every submission's fingerprint uses them)."""
+    return (SOURCE / assignment / f"{assignment}.ipynb").read_bytes()
+
+
 def fingerprint(course: Course, student: str, assignment: str) -> str:
     """Hash of the submitted files and the source notebook they are graded against."""
-    digest = hashlib.sha256((SOURCE / assignment / f"{assignment}.ipynb").read_bytes())
+    digest = hashlib.sha256(source_notebook(assignment))
     folder = course.submitted / student / assignment
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
