@@ -29,7 +29,7 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "autograder.grading.cleanroom.CleanRoomGrade",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.grading.saveautogrades.BulkSaveAutoGrades",  # nbgrader's, one query, one commit
     "nbgrader.preprocessors.AssignLatePenalties",
     "autograder.grading.checkmetadata.CheckCellMetadata",
 ]

@@ -141,3 +141,50 @@ def test_reference_solutions_pass_in_the_clean_room():
         result = grade_source(assignment)
         assert result.landlock in (True, landlock.abi_version() < 1)
         assert all(v.ok for v in result.verdicts.values()), {k: v.message for k, v in result.verdicts.items()}
+
+
+def test_codec_asks_the_export_hook_only_about_objects_that_may_be_references():
+    asked = []
+
+    def export(value, encode):
+        asked.append(type(value).__name__)
+        return {"$remote": 1} if callable(value) else None
+
+    a, b = socket.socketpair()
+    codec.send(a, {"args": ({"W": torch.ones(2)}, [1, 2.5, None, "s", True]), "f": len,
+                   "p": torch.nn.Parameter(torch.ones(1))}, export)
+    assert sorted(asked) == ["Parameter", "builtin_function_or_method"]  # plain values go by value
+    back = codec.receive(b, lambda node, decoder: "lent")
+    assert back["f"] == "lent" and torch.equal(back["args"][0]["W"], torch.ones(2))
+
+
+def test_helper_files_are_imported_from_the_bytecode_the_grader_ships(tmp_path):
+    """Session writes a checked-hash .pyc next to each helper .py: the sandbox imports it without
+    compiling. A pyc whose code differs from its source (hash of the source kept) shows it is used."""
+    import importlib.util
+    import marshal
+    import subprocess
+
+    from autograder.cleanroom.session import bytecode
+    source = b"X = 1\n"
+    path, data = bytecode("helper.py", source)
+    assert path == importlib.util.cache_from_source("helper.py") and data[:4] == importlib.util.MAGIC_NUMBER
+    (tmp_path / "helper.py").write_bytes(source)
+    (tmp_path / path).parent.mkdir()
+    (tmp_path / path).write_bytes(data[:16] + marshal.dumps(compile("X = 2\n", "helper.py", "exec")))
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # as in the sandbox
+    read = lambda: subprocess.run([sys.executable, "-c", "import helper; print(helper.X)"], cwd=tmp_path,  # noqa: E731
+                                  env=env, capture_output=True, text=True).stdout.strip()
+    assert read() == "2"  # the shipped bytecode ran
+    (tmp_path / "helper.py").write_bytes(b"X = 3\n")
+    assert read() == "3"  # a changed source is compiled again: the hash is checked
+    assert bytecode("broken.py", b"def (:\n") is None
+
+
+def test_a_zygote_removes_its_home_when_the_grader_closes_or_hangs_up():
+    closed, hung_up = Zygote(), Zygote(wait=False)
+    closed.close()
+    hung_up.wait_ready()
+    hung_up.ctl.close()  # as when the grading worker dies
+    assert hung_up.proc.wait(timeout=30) == 0
+    assert not os.path.exists(closed.home) and not os.path.exists(hung_up.home)

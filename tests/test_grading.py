@@ -221,6 +221,7 @@ def test_workers_share_one_engine_per_gradebook(graded, monkeypatch):
     # undone after the test
     monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)
     monkeypatch.setattr(nbgrader.api.Gradebook, "__init__", nbgrader.api.Gradebook.__init__)
+    monkeypatch.setattr(nbgrader.api, "get_alembic_version", nbgrader.api.get_alembic_version)
     warmdb.share_engines()
     url = f"sqlite:///{course / 'gradebook.db'}"
     with nbgrader.api.Gradebook(url) as first:
@@ -253,3 +254,109 @@ def test_bulk_get_grades_copies_what_nbgrader_copies(graded):
     assert json.dumps(ours, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)
     scored = [c.metadata.nbgrader for c in ours[0].cells if "score" in c.metadata.get("nbgrader", {})]
     assert scored and any(m["score"] for m in scored) and ours[1]["nbgrader"]["max_score"] == 29
+
+
+def test_bulk_save_auto_grades_records_what_nbgrader_records(graded):
+    """BulkSaveAutoGrades (grades and comments read at once, one commit) against nbgrader's
+    SaveAutoGrades: the same auto scores, review flags and comments, on a notebook whose
+    results changed (one item now passes, one fails, one answer cell untouched) and with a
+    hand-graded answer."""
+    import copy
+
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    from autograder.grading.saveautogrades import BulkSaveAutoGrades
+    course, _ = graded
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    student = "pack-1"
+    nb = nbformat.read(course / "autograded" / student / A / f"{A}.ipynb", as_version=4)
+    grade_cells = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    grade_cells[0].outputs = []  # passes now
+    grade_cells[1].outputs.append(nbformat.v4.new_output("error", ename="ItemFailed", evalue="x", traceback=[]))
+    resources = {"nbgrader": {"notebook": A, "assignment": A, "student": student, "db_url": db_url}}
+
+    def state():
+        with Gradebook(db_url) as gb:
+            sub = gb.find_submission_notebook(A, A, student)
+            return ({g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in sub.grades},
+                    {c.name: c.auto_comment for c in sub.comments})
+
+    def restore(saved):
+        with Gradebook(db_url) as gb:
+            sub = gb.find_submission_notebook(A, A, student)
+            for g in sub.grades:
+                g.auto_score, g.manual_score, g.needs_manual_grade = saved[0][g.name]
+            for c in sub.comments:
+                c.auto_comment = saved[1][c.name]
+            gb.db.commit()
+
+    with Gradebook(db_url) as gb:
+        gb.find_grade("written_kinks", A, A, student).manual_score = 1.0
+        gb.db.commit()
+    before = state()
+    try:
+        SaveAutoGrades().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+        theirs = state()
+        restore(before)
+        BulkSaveAutoGrades().preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+        ours = state()
+    finally:
+        restore(before)
+    assert ours == theirs and ours != before
+    assert ours[0]["written_kinks"][2] is True  # a hand grade keeps the answer marked for review
+
+
+def test_new_gradebooks_get_nbgrader_s_alembic_version_without_a_subprocess():
+    from autograder.grading import warmdb
+    assert warmdb.alembic_head() == warmdb.NBGRADER_ALEMBIC_VERSION()  # nbgrader runs `alembic heads`
+
+
+def test_one_pass_autograde_writes_what_nbgrader_s_two_passes_write(graded):
+    """OnePassAutograde (sanitizing and autograding steps in one conversion) against nbgrader's
+    Autograde (two conversions, the notebook written and read back in between): the same
+    autograded notebook, scores and comments, for a correct, a buggy and a blank submission,
+    and the same failure for a corrupt one."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.grading import failures, onepass
+    course, _ = graded
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.release_directory = "build/release"
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    corrupt = course / "submitted" / "corrupt-json" / A
+    corrupt.mkdir(parents=True)
+    (corrupt / f"{A}.ipynb").write_text('{"cells": [{"cell_type": "code", "sour')
+
+    def outcome(student):
+        path = course / "autograded" / student / A / f"{A}.ipynb"
+        if not path.exists():
+            return None
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            sub = gb.find_submission_notebook(A, A, student)
+            return (path.read_text(), sorted((g.name, g.auto_score, g.needs_manual_grade) for g in sub.grades),
+                    sorted((c.name, c.auto_comment) for c in sub.comments))
+
+    students = ["ok-reference", "pack-1", "blank-release"]
+    try:
+        for student in [*students, "corrupt-json"]:
+            theirs_log = api.autograde(A, student, force=True, create=True)
+            theirs = outcome(student)
+            ours_log = onepass.autograde(api, A, student)
+            assert outcome(student) == theirs and ours_log["success"] == theirs_log["success"], student
+            if theirs is None:
+                logs = [(r.get("log") or "") + (r.get("error") or "") for r in (theirs_log, ours_log)]
+                assert failures.classify(logs[0]) == failures.classify(logs[1])
+                assert failures.classify(logs[1])[0] == "error"
+    finally:
+        shutil.rmtree(corrupt.parent)
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # leave the class as it was
+            gb.remove_submission(A, "corrupt-json")
+            gb.remove_student("corrupt-json")

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..calls import seed
+from .adapters import shipped
 from .item import Case, Item
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
 from .points import away_from_kinks, devices, visible_reg
@@ -33,10 +34,11 @@ def softmax_loss(W, X, y, reg):
 
 def loss_cases(reference, hinge: bool) -> list:
     """Points away from kinks; shapes, dtypes and devices vary; reg makes L2 visible."""
-    specs = [("a 40x30 problem with 10 classes", 40, 30, 10, torch.float64, "cpu"),
+    # 20 samples x 10 classes: the naive losses loop over both (200 inner steps per call)
+    specs = [("a 20x30 problem with 10 classes", 20, 30, 10, torch.float64, "cpu"),
              ("a single sample (N=1)", 1, 7, 4, torch.float64, "cpu"),
              ("two classes, D != C", 25, 6, 2, torch.float64, "cpu"),
-             ("float32 inputs", 40, 30, 10, torch.float32, "cpu")]
+             ("float32 inputs", 20, 30, 10, torch.float32, "cpu")]
     specs += [(f"inputs on {d}", 30, 20, 5, torch.float32, d) for d in devices() if d != "cpu"]
     cases = []
     for k, (label, N, D, C, dtype, device) in enumerate(specs):
@@ -115,17 +117,21 @@ class ConstantGradient:
         return torch.tensor(float(len(self.calls) - 1), dtype=W.dtype), self.G.clone()
 
 
+@shipped
 def reference_sample_batch(X, y, num_train, batch_size):
-    """The grader's sampler, used while checking train_linear_classifier."""
+    """The grader's sampler, lent while checking the training functions. It is shipped: it runs
+    beside the student's code, as ~40 calls back into the grader cost ~1 ms each."""
     idx = torch.randint(num_train, (batch_size,), device=X.device)
     return X[idx], y[idx]
 
 
+@shipped
 def softmax_loss_and_grad(W, X, y, reg):
-    """The grader's own (loss, dW) for training checks (autograd, float64)."""
+    """The loss_func lent to train_linear_classifier on the blobs: (loss, dW) by autograd. It is
+    shipped (self-contained: it runs beside the student's code, and holds no flat gradient)."""
     with torch.enable_grad():
         W_ = W.detach().clone().requires_grad_(True)
-        loss = softmax_loss(W_, X, y, reg)
+        loss = torch.nn.functional.cross_entropy(X @ W_, y) + reg * (W_ * W_).sum()
         loss.backward()
     return loss.detach(), W_.grad
 

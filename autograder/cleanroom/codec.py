@@ -26,6 +26,9 @@ MAX_STRING = 100_000        # characters of one string
 DTYPES = {str(t).replace("torch.", ""): t for t in (
     torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
     torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
+DTYPE_NAMES = {t: name for name, t in DTYPES.items()}
+# values of these exact types are always sent by value: the export hook is not asked about them
+PLAIN = {type(None), bool, int, float, str, tuple, list, dict, torch.Tensor}
 NP_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
              "complex64", "complex128"}
 
@@ -51,8 +54,11 @@ class Encoder:
     def encode(self, value, depth: int = 0):
         if depth > MAX_DEPTH:
             return {"$opaque": "deeply nested object"}
-        if self.export is not None and (ref := self.export(value, lambda v: self.encode(v, depth + 1))) is not None:
+        if self.export is not None and type(value) not in PLAIN and \
+                (ref := self.export(value, lambda v: self.encode(v, depth + 1))) is not None:
             return ref
+        if type(value) is torch.Tensor:
+            return self._tensor(value)
         if value is None or type(value) is bool:
             return value
         if isinstance(value, str):
@@ -82,7 +88,7 @@ class Encoder:
         return {"$opaque": type(value).__name__}
 
     def _tensor(self, t: torch.Tensor):
-        dtype = str(t.dtype).replace("torch.", "")
+        dtype = DTYPE_NAMES.get(t.dtype) or str(t.dtype).replace("torch.", "")
         if dtype not in DTYPES or t.layout != torch.strided:
             return {"$opaque": f"{dtype} {t.layout} tensor"}
         t = t.detach()
@@ -113,14 +119,14 @@ class Decoder:
             return [self.decode(v, depth + 1) for v in node]
         if not isinstance(node, dict) or len(node) == 0:
             raise ProtocolError(f"unexpected node {type(node).__name__}")
+        if "$tensor" in node:
+            return self._tensor(node)
         if "$tuple" in node:
             return tuple(self.decode(v, depth + 1) for v in node["$tuple"])
         if "$dict" in node:
             return {_hashable(self.decode(k, depth + 1)): self.decode(v, depth + 1) for k, v in node["$dict"]}
         if "$float" in node:
             return float(node["$float"])
-        if "$tensor" in node:
-            return self._tensor(node)
         if "$ndarray" in node:
             dtype = node["$ndarray"]
             if dtype not in NP_DTYPES:
@@ -155,7 +161,7 @@ class Decoder:
             raise ProtocolError(f"dtype {node['$tensor']!r} not allowed")
         shape = _shape(node["shape"])
         numel = math.prod(shape)
-        buf = self._buffer(node, numel * torch.empty((), dtype=dtype).element_size())
+        buf = self._buffer(node, numel * dtype.itemsize)
         if not numel:
             t = torch.empty(shape, dtype=dtype)
         elif dtype == torch.bfloat16:

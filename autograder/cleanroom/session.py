@@ -8,6 +8,8 @@ cells that ran fine: a crash costs the student only the cell or item it happened
 from __future__ import annotations
 
 import functools
+import importlib.util
+import marshal
 import os
 import shutil
 import signal
@@ -100,6 +102,20 @@ def _siblings_without(root: str, package: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def bytecode(name: str, source: bytes) -> tuple[str, bytes] | None:
+    """(relative path, contents) of a checked-hash .pyc (PEP 552) of a trusted helper file, so
+    that every sandbox imports it without compiling it again (~8 ms a file); None if it does
+    not compile (the import in the sandbox then reports the error)."""
+    try:
+        code = compile(source, name, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    flags = (0b11).to_bytes(4, "little")  # hash-based, checked against the source at import
+    return (importlib.util.cache_from_source(name),
+            importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code))
+
+
 class Session:
     def __init__(self, zygote: Zygote, files: dict[str, bytes], limits: Limits | None = None,
                  landlock: bool = True):
@@ -107,6 +123,9 @@ class Session:
         self.workdir = tempfile.mkdtemp(prefix="flatgrad-sandbox-")
         for name, data in files.items():
             (Path(self.workdir) / name).write_bytes(data)
+            if name.endswith(".py") and (compiled := bytecode(name, data)) is not None:
+                (Path(self.workdir) / compiled[0]).parent.mkdir(exist_ok=True)
+                (Path(self.workdir) / compiled[0]).write_bytes(compiled[1])
         self.deadline = time.monotonic() + self.limits.submission
         self.replay: list[tuple[str, str]] = []
         self.pid = self.sock = None

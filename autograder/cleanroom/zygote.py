@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import tempfile
 
 from .lifetime import die_with_parent
 
+HOME_PREFIX = "flatgrad-zygote-"
 WARM = ("numpy", "torch", "torch.nn.functional", "matplotlib", "matplotlib.pyplot", "tqdm", "tqdm.auto",
         "itertools", "math", "time", "autograder.cleanroom.sandbox")
 
@@ -33,20 +35,31 @@ def env(workdir: str) -> dict:
 class Zygote:
     """The grader's handle on a zygote process."""
 
-    def __init__(self, start_timeout: float = 180.0):
-        self.home = tempfile.mkdtemp(prefix="flatgrad-zygote-")
+    def __init__(self, start_timeout: float = 180.0, wait: bool = True):
+        """Start the zygote process; with wait=False, return while it imports torch (the first
+        spawn, or wait_ready(), waits for it)."""
+        self.home = tempfile.mkdtemp(prefix=HOME_PREFIX)
         self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno())],
                                      pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         child.close()
-        self.ctl.settimeout(start_timeout)
+        self.start_timeout, self.ready = start_timeout, False
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        self.ctl.settimeout(self.start_timeout)
         if json.loads(self.ctl.recv(1 << 16) or b"{}").get("op") != "ready":
             raise RuntimeError("the clean-room zygote did not start")
         self.ctl.settimeout(60)
+        self.ready = True
 
     def spawn(self, config: dict) -> tuple[int, socket.socket]:
         """A new sandbox process serving on the returned socket; (pid, socket)."""
+        self.wait_ready()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         socket.send_fds(self.ctl, [json.dumps({"op": "spawn", "config": config}).encode()], [theirs.fileno()])
         theirs.close()
@@ -72,12 +85,16 @@ class Zygote:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        shutil.rmtree(self.home, ignore_errors=True)  # the zygote removes it too, unless killed
 
 
 def serve(ctl: socket.socket) -> None:
     children: set[int] = set()
     while True:
-        data, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
+        try:
+            data, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
+        except OSError:  # the grader's end was reset: as a hang-up
+            break
         if not data:
             break
         msg = json.loads(data)
@@ -146,8 +163,17 @@ def main() -> None:
         # a backward pass starts autograd's device threads, which initializes CUDA: a process
         # forked after that cannot use the GPU ("CUDA error: initialization error", on an H200)
         warm_autograd(torch)
-    ctl.send(json.dumps({"op": "ready"}).encode())
-    serve(ctl)
+    try:
+        ctl.send(json.dumps({"op": "ready"}).encode())
+        serve(ctl)
+    except OSError:  # the grader went away without closing (its process ended)
+        pass
+    # the grader hung up: remove this zygote's home (fontconfig cache, the sandboxes' $HOME) and
+    # exit at once; finalizing the interpreter (torch, matplotlib) took ~1.4 s and saves nothing
+    home = os.environ.get("HOME", "")
+    if os.path.basename(home).startswith(HOME_PREFIX):
+        shutil.rmtree(home, ignore_errors=True)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -12,27 +12,30 @@ import atexit
 import functools
 import pathlib
 
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
-from nbformat.v4 import new_output
+from nbformat import from_dict
 from traitlets import Bool, Float, Integer
 
 from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT
+from .overwritecells import notebook_cells
 
 ENAMES = {FAILED: "ItemFailed", ERROR: "ItemError", TIMEOUT: "TimeoutError"}
 _zygote: Zygote | None = None
 
 
-def zygote() -> Zygote:
-    """This process's warm fork server (started once, restarted if it died)."""
+def zygote(wait: bool = True) -> Zygote:
+    """This process's warm fork server (started once, restarted if it died); wait=False starts
+    it without waiting for its imports (a grading worker does so first thing)."""
     global _zygote
     if _zygote is None or not _zygote.alive():
-        _zygote = Zygote()
+        _zygote = Zygote(wait=wait)
         atexit.register(_zygote.close)
+    if wait:
+        _zygote.wait_ready()
     return _zygote
 
 
@@ -73,15 +76,12 @@ class CleanRoomGrade(NbGraderPreprocessor):
         return nb, resources
 
     def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
-        """The trusted source of the given cells, as the gradebook stored it."""
-        given = {}
-        with Gradebook(db_url) as gb:
-            for cell_id in GIVEN[assignment]:
-                try:
-                    given[cell_id] = gb.find_source_cell(cell_id, notebook, assignment).source
-                except MissingEntry:
-                    raise GraderError(f"the gradebook has no cell {cell_id!r} for {assignment}") from None
-        return given
+        """The trusted source of the given cells, as the gradebook stored it (read once per worker)."""
+        source, _ = notebook_cells(db_url, notebook, assignment)
+        missing = [cell_id for cell_id in GIVEN[assignment] if cell_id not in source]
+        if missing:
+            raise GraderError(f"the gradebook has no cell {missing[0]!r} for {assignment}")
+        return {cell_id: source[cell_id].source for cell_id in GIVEN[assignment]}
 
     def helper_files(self, assignment: str) -> dict:
         """The .py helpers from the source folder (never the student's copies)."""
@@ -96,9 +96,10 @@ def _read_helpers(folder: str) -> dict:
 
 
 def write_verdict(cell, verdict) -> None:
-    """The verdict as grade-cell outputs: a message, and an error unless it passed."""
-    cell.outputs = [new_output("stream", name="stdout", text=verdict.message + "\n")]
+    """The verdict as grade-cell outputs: a message, and an error unless it passed (the nodes
+    nbformat's new_output makes, without validating each one: the notebook is validated whole)."""
+    cell.outputs = [from_dict({"output_type": "stream", "name": "stdout", "text": verdict.message + "\n"})]
     cell.execution_count = 1
     if verdict.status != PASSED:
-        cell.outputs.append(new_output("error", ename=ENAMES.get(verdict.status, "ItemError"),
-                                       evalue=verdict.message, traceback=[]))
+        cell.outputs.append(from_dict({"output_type": "error", "ename": ENAMES.get(verdict.status, "ItemError"),
+                                       "evalue": verdict.message, "traceback": []}))

@@ -2,8 +2,8 @@
 
 nbgrader's GetGrades asks the gradebook for each grade and comment of a notebook with its own
 query (a four-table join each, ~22 a notebook, ~35 ms). This subclass reads the submitted
-notebook's grades and comments once (two relationship loads) and answers those lookups from
-them; copying the values into the cells and the totals are nbgrader's code.
+notebook's grades and comments at once (autograder.grading.gradebookview) and answers those
+lookups from them; copying the values into the cells and the totals are nbgrader's code.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from .overwritecells import GradebookView
+from .gradebookview import GradebookView, submission_rows
 
 
 class BulkGetGrades(GetGrades):
@@ -22,11 +22,12 @@ class BulkGetGrades(GetGrades):
         self.student_id = resources["nbgrader"]["student"]
         self.db_url = resources["nbgrader"]["db_url"]
         with Gradebook(self.db_url) as gradebook:
-            notebook = gradebook.find_submission_notebook(self.notebook_id, self.assignment_id, self.student_id)
+            notebook, grades, comments = submission_rows(gradebook, self.notebook_id, self.assignment_id,
+                                                         self.student_id)
             self.gradebook = GradebookView(
                 gradebook,
-                find_grade={g.name: SimpleNamespace(score=g.score, max_score=g.max_score) for g in notebook.grades},
-                find_comment={c.name: SimpleNamespace(comment=c.comment) for c in notebook.comments})
+                find_grade={k: SimpleNamespace(score=g.score, max_score=g.max_score) for k, g in grades.items()},
+                find_comment={k: SimpleNamespace(comment=c.comment) for k, c in comments.items()})
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # nbgrader's preprocess_cell
             late_penalty = notebook.late_submission_penalty
             if late_penalty is None:

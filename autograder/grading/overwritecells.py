@@ -6,15 +6,17 @@ cell (two for grade cells): ~60 queries a notebook, ~0.1 s. The answers are the 
 every student of an assignment, so this subclass reads the notebook's source and graded cells
 once, as plain values, and keeps them for the worker's life (a worker serves one `make grade`,
 after the gradebook was prepared). The restoring itself is nbgrader's preprocess_cell.
-`GradebookView` (also used by BulkGetGrades) answers nbgrader's find_* calls from such values.
+nbgrader's find_* calls are answered from those values (autograder.grading.gradebookview).
 """
 from __future__ import annotations
 
 import functools
 from types import SimpleNamespace
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+
+from .gradebookview import GradebookView
 
 
 @functools.lru_cache(maxsize=64)
@@ -27,25 +29,6 @@ def notebook_cells(db_url: str, notebook_id: str, assignment_id: str) -> tuple[d
         graded = {c.name: SimpleNamespace(max_score=c.max_score)
                   for c in [*notebook.grade_cells, *notebook.task_cells]}
     return source, graded
-
-
-class GradebookView:
-    """A Gradebook whose named find_* methods answer from values read beforehand, by cell name
-    (MissingEntry when absent, as nbgrader's do); every other attribute is the real gradebook's."""
-
-    def __init__(self, gradebook, **tables: dict):
-        self._gradebook, self._tables = gradebook, tables
-
-    def __getattr__(self, name):
-        if name in self._tables:
-            return functools.partial(_find, self._tables[name])
-        return getattr(self._gradebook, name)
-
-
-def _find(table: dict, name: str, *where):
-    if name not in table:
-        raise MissingEntry()
-    return table[name]
 
 
 class CachedOverwriteCells(OverwriteCells):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from .gradebookview import submission_rows
 from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, TIMEOUT
 
 COLUMNS = ("student_id", "assignment", "item", "score", "max_score", "status", "message")
@@ -87,14 +88,15 @@ def read_items(db_url: str, assignment: str, student: str, notebook_path: Path) 
     cells = grade_cells(notebook_path)
     rows = []
     with Gradebook(db_url) as gb:
-        nb = gb.find_submission_notebook(assignment, assignment, student)
-        for grade in sorted(nb.grades, key=lambda g: list(cells).index(g.name) if g.name in cells else 1e9):
-            cell = cells.get(grade.name, {})
+        _, grades, _ = submission_rows(gb, assignment, assignment, student)
+        order = {name: k for k, name in enumerate(cells)}
+        for name, grade in sorted(grades.items(), key=lambda kv: order.get(kv[0], len(order))):
+            cell = cells.get(name, {})
             if cell.get("cell_type") == "markdown":
                 status, message = manual_status(grade)
             else:
                 status, message = cell_status(cell) if cell else (ERROR, "grade cell missing")
-            rows.append(ItemResult(student, assignment, grade.name, grade.score or 0.0,
+            rows.append(ItemResult(student, assignment, name, grade.score or 0.0,
                                    grade.max_score, status, message))
     return rows
 

@@ -2,18 +2,21 @@
 
 `nbgrader autograde` as a command pays ~3.5 s of start-up per notebook (nbgrader, torch).
 Each worker here imports them once and runs nbgrader's own converters through its Python API
-(NbGraderAPI.autograde, then generate_feedback) for one submission after another; every submission still
-gets a fresh sandbox process for the student's code (autograder.cleanroom). Workers are
-replaced after MAX_TASKS submissions, so memory stays bounded whatever the class size.
+(Autograde, in one pass: autograder.grading.onepass; then generate_feedback) for one
+submission after another; every submission still gets a fresh sandbox process for the
+student's code (autograder.cleanroom). Workers are replaced after MAX_TASKS submissions, so
+memory stays bounded whatever the class size.
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import failures
+from . import failures, onepass
 from .results import failed_notebook, notebook_notes, read_items
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
@@ -31,9 +34,9 @@ def _start(root: str, db_url: str) -> None:
     """Worker start-up: one thread (workers run side by side), nbgrader's config of the course."""
     from ..cleanroom.lifetime import die_with_parent
     die_with_parent()
+    if multiprocessing.parent_process() is not None:  # a pool worker, not a script or a test
+        atexit.register(_exit_now)  # registered first, so it runs last (after the zygote's close)
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    import sys
-
     import torch
     torch.set_num_threads(1)
     from nbgrader.apps import NbGraderAPI
@@ -43,9 +46,16 @@ def _start(root: str, db_url: str) -> None:
     from .course import Course
     from .warmdb import share_engines
     share_engines()  # one engine (and compiled-statement cache) per gradebook, not one per step
+    # nbgrader 0.9.6 under SQLAlchemy 2 warns about its own cascades on every run (harmless)
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+    warnings.filterwarnings("ignore", category=SAWarning, module="nbgrader")
     # nbgrader shells out to alembic when it creates a gradebook: the venv's bin on PATH.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     os.chdir(root)
+    from .cleanroom import zygote
+    zygote(wait=False)  # it imports torch while this worker loads nbgrader and the course
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     config.CourseDirectory.root = root
     config.CourseDirectory.db_url = db_url
@@ -53,6 +63,17 @@ def _start(root: str, db_url: str) -> None:
     global _api, _course
     _api = NbGraderAPI(CourseDirectory(config=config), config=config)
     _course = Course(Path(root))
+
+
+def _exit_now() -> None:
+    """End the worker without finalizing the interpreter (torch, nbgrader: ~1.2 s a worker at
+    the end of every run). Its results were sent and its gradebook sessions committed and closed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or replaced
+            pass
+    os._exit(0)
 
 
 def warm_up() -> int:
@@ -94,7 +115,7 @@ def autograde_one(student: str, assignment: str):
     """
     notebook = _course.autograded_notebook(student, assignment)
     try:
-        result = _api.autograde(assignment, student, force=True, create=True)
+        result = onepass.autograde(_api, assignment, student)  # nbgrader's steps, one conversion
     except Exception as exc:  # noqa: BLE001 (nbgrader itself failed: reported, never a zero)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     log = (result.get("log") or "") + (result.get("error") or "")
