@@ -12,15 +12,12 @@ from types import SimpleNamespace
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from .gradebookview import GradebookView, submission_rows
+from .gradebookview import GradebookView, read_ids, submission_rows
 
 
 class BulkGetGrades(GetGrades):
     def preprocess(self, nb, resources):
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.db_url = resources["nbgrader"]["db_url"]
+        read_ids(self, resources)
         with Gradebook(self.db_url) as gradebook:
             notebook, grades, comments = submission_rows(gradebook, self.notebook_id, self.assignment_id,
                                                          self.student_id)

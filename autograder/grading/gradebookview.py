@@ -36,6 +36,14 @@ def _find(table: dict, name: str, *where):
     return table[name]
 
 
+def read_ids(step, resources) -> None:
+    """Set step.notebook_id, assignment_id, student_id and db_url from resources, as nbgrader's
+    own gradebook steps do at the start of preprocess."""
+    meta = resources["nbgrader"]
+    step.notebook_id, step.assignment_id = meta["notebook"], meta["assignment"]
+    step.student_id, step.db_url = meta["student"], meta["db_url"]
+
+
 class OneCommit:
     """A database session whose commit() waits: the caller commits once, at the end."""
 

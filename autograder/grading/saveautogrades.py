@@ -10,15 +10,12 @@ from __future__ import annotations
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
-from .gradebookview import GradebookView, OneCommit, submission_rows
+from .gradebookview import GradebookView, OneCommit, read_ids, submission_rows
 
 
 class BulkSaveAutoGrades(SaveAutoGrades):
     def preprocess(self, nb, resources):
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.db_url = resources["nbgrader"]["db_url"]
+        read_ids(self, resources)
         with Gradebook(self.db_url) as gradebook:
             _, grades, comments = submission_rows(gradebook, self.notebook_id, self.assignment_id,
                                                   self.student_id)
