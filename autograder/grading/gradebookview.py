@@ -38,10 +38,10 @@ def _find(table: dict, name: str, *where):
 
 def read_ids(step, resources) -> None:
     """Set step.notebook_id, assignment_id, student_id and db_url from resources, as nbgrader's
-    own gradebook steps do at the start of preprocess."""
+    own gradebook steps do at the start of preprocess (student_id None where a step has none)."""
     meta = resources["nbgrader"]
     step.notebook_id, step.assignment_id = meta["notebook"], meta["assignment"]
-    step.student_id, step.db_url = meta["student"], meta["db_url"]
+    step.student_id, step.db_url = meta.get("student"), meta["db_url"]
 
 
 class OneCommit:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
-from .gradebookview import GradebookView
+from .gradebookview import GradebookView, read_ids
 
 
 @functools.lru_cache(maxsize=64)
@@ -33,12 +33,9 @@ def notebook_cells(db_url: str, notebook_id: str, assignment_id: str) -> tuple[d
 
 class CachedOverwriteCells(OverwriteCells):
     def preprocess(self, nb, resources):
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.db_url = resources["nbgrader"]["db_url"]
-        cells = notebook_cells(self.db_url, self.notebook_id, self.assignment_id)
+        read_ids(self, resources)
+        source, graded = notebook_cells(self.db_url, self.notebook_id, self.assignment_id)
         with Gradebook(self.db_url) as gradebook:
-            source, graded = cells
             self.gradebook = GradebookView(gradebook, find_source_cell=source, find_graded_cell=graded)
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # preprocess_cell per cell
             if self.add_missing_cells:

@@ -25,7 +25,7 @@ from . import failures, workers
 from .course import SOURCE, Course, assignments
 from ..submission import find_notebook
 from ..verdict import ERROR
-from .results import COLUMNS, failed_notebook, read_items
+from .results import COLUMNS, failed_notebook, load_notebook, read_items
 
 @dataclass
 class GradeRun:
@@ -107,7 +107,7 @@ def autograde(run: GradeRun) -> None:
     for s, a, previous in cached:
         notebook = run.course.autograded_notebook(s, a)
         if previous["status"] == "graded":
-            rows = read_items(run.course.db_url, a, s, notebook)
+            rows = read_items(run.course.db_url, a, s, load_notebook(notebook))
         else:
             rows = failed_notebook(run.course.db_url, a, s, previous["status"], previous["message"])
         record(run, s, a, previous["status"], previous["message"], rows, " (unchanged: not re-run)")

@@ -64,9 +64,13 @@ def cell_status(cell: dict) -> tuple[str, str]:
     return ERROR, f"{ename}: {evalue}"
 
 
-def grade_cells(notebook_path: Path) -> dict:
-    """grade_id -> cell, for every grade cell of a notebook file."""
-    nb = json.loads(notebook_path.read_text())
+def load_notebook(notebook_path: Path) -> dict:
+    """An autograded notebook as plain JSON, read once for its notes and its items."""
+    return json.loads(notebook_path.read_text())
+
+
+def grade_cells(nb: dict) -> dict:
+    """grade_id -> cell, for every grade cell of a notebook (plain JSON)."""
     cells = {}
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -75,17 +79,17 @@ def grade_cells(notebook_path: Path) -> dict:
     return cells
 
 
-def notebook_notes(notebook_path: Path) -> list[str]:
+def notebook_notes(nb: dict) -> list[str]:
     """What the clean room noted about a notebook (e.g. a deleted answer cell)."""
     try:
-        return list(json.loads(notebook_path.read_text()).get("metadata", {}).get("flatgrad", {}).get("notes", []))
-    except (OSError, ValueError, AttributeError):
+        return list(nb.get("metadata", {}).get("flatgrad", {}).get("notes", []))
+    except (AttributeError, TypeError):
         return []
 
 
-def read_items(db_url: str, assignment: str, student: str, notebook_path: Path) -> list[ItemResult]:
-    """Items of one graded submission (the autograded notebook exists)."""
-    cells = grade_cells(notebook_path)
+def read_items(db_url: str, assignment: str, student: str, nb: dict) -> list[ItemResult]:
+    """Items of one graded submission, from its autograded notebook (load_notebook)."""
+    cells = grade_cells(nb)
     rows = []
     with Gradebook(db_url) as gb:
         _, grades, _ = submission_rows(gb, assignment, assignment, student)

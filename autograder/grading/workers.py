@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import failures, onepass
-from .results import failed_notebook, notebook_notes, read_items
+from .results import failed_notebook, load_notebook, notebook_notes, read_items
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
 _api = None
@@ -120,10 +120,11 @@ def autograde_one(student: str, assignment: str):
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     log = (result.get("log") or "") + (result.get("error") or "")
     if result.get("success") and notebook.exists():
-        notes = notebook_notes(notebook)
+        graded = load_notebook(notebook)
+        notes = notebook_notes(graded)
         if (problem := feedback_one(student, assignment)) is not None:
             notes.append(problem)
-        return student, assignment, "graded", "; ".join(notes), read_items(_course.db_url, assignment, student, notebook)
+        return student, assignment, "graded", "; ".join(notes), read_items(_course.db_url, assignment, student, graded)
     status, message = failures.classify(log)
     return student, assignment, status, message, failed_notebook(_course.db_url, assignment, student,
                                                                  status, message)
