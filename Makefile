@@ -15,7 +15,9 @@ STUDENTS ?= 100
 GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STUDENT)) \
 	$(if $(JOBS),--jobs $(JOBS)) $(if $(DEMO),--demo)
 
-.PHONY: help setup grade release check-release test formgrader clean gradescope bench gpu-check
+BROWSER_STAMP := $(VENV)/.browser
+
+.PHONY: help setup browser grade release check-release test formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +32,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+browser: $(BROWSER_STAMP) ## Playwright + Debian's chromium, for the browser tests (not needed to grade)
+
+$(BROWSER_STAMP): $(STAMP)
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	$(PY) -m pip install --quiet -e ".[test,browser]"
+	touch $(BROWSER_STAMP)
 
 grade: $(STAMP) ## grade submitted/<student>/<assignment>/ (the demo class if empty)
 	$(PY) -m autograder grade $(GRADE_ARGS)

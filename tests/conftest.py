@@ -38,3 +38,27 @@ def autograd_gradient(loss_fn, W, *args):
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(0)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium through Playwright. Skipped where `make browser` was not run,
+    except in CI, where a missing browser is a failure (a skipped page test proves nothing)."""
+    import os
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("the browser tests need Playwright and chromium: run `make browser`")
+        pytest.skip("no browser: `make browser` installs Playwright and Debian's chromium")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
