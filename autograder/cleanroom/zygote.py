@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 
+from . import cgroups, confinement
 from .lifetime import die_with_parent
+from .syscalls import CLONE_NEWPID, PR_SET_CHILD_SUBREAPER, prctl, setns, unshare
 
 HOME_PREFIX = "flatgrad-zygote-"
 WARM = ("numpy", "torch", "torch.nn.functional", "matplotlib", "matplotlib.pyplot", "tqdm", "tqdm.auto",
@@ -44,7 +46,7 @@ class Zygote:
                                      pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         child.close()
-        self.start_timeout, self.ready = start_timeout, False
+        self.start_timeout, self.ready, self.protections = start_timeout, False, {}
         if wait:
             self.wait_ready()
 
@@ -52,8 +54,10 @@ class Zygote:
         if self.ready:
             return
         self.ctl.settimeout(self.start_timeout)
-        if json.loads(self.ctl.recv(1 << 16) or b"{}").get("op") != "ready":
+        ready = json.loads(self.ctl.recv(1 << 16) or b"{}")
+        if ready.get("op") != "ready":
             raise RuntimeError("the clean-room zygote did not start")
+        self.protections = ready.get("protections", {})  # what every sandbox gets (for the log)
         self.ctl.settimeout(60)
         self.ready = True
 
@@ -88,8 +92,129 @@ class Zygote:
         shutil.rmtree(self.home, ignore_errors=True)  # the zygote removes it too, unless killed
 
 
-def serve(ctl: socket.socket) -> None:
-    children: set[int] = set()
+class Forks:
+    """How this zygote forks and ends sandboxes: own PID namespace, cgroup, uid (decided once)."""
+
+    def __init__(self):
+        self.tag = f"{os.getpid()}"
+        self.groups = cgroups.setup(self.tag)
+        self.uid, self.uid_text = confinement.sandbox_uid()
+        self.serial = 0
+        self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
+        self.pidns: dict[int, bool] = {}
+        self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:  # orphans of a sandbox come back here, not to init: the fallback without a PID namespace
+            prctl(PR_SET_CHILD_SUBREAPER, 1)
+        except OSError:
+            pass
+
+    def fork(self, config: dict) -> int:
+        """fork(); in the child, config["spawn"] says what it was given. The child is pid 1 of a new
+        PID namespace where the kernel allows: when it dies, every process in it is killed."""
+        self.serial += 1
+        spawn = {"name": f"s{self.serial}", "uid": self.uid, "uid_text": self.uid_text,
+                 "cgroups": vars(self.groups), "pidns": False}
+        try:
+            unshare(CLONE_NEWPID)  # for the next child only: this process stays where it is
+            spawn["pidns"] = True
+        except OSError as exc:
+            spawn["pidns_error"] = exc.strerror
+        config["spawn"] = spawn
+        pid = os.fork()
+        if pid == 0:
+            os.close(self.own_pidns)
+            return 0
+        if spawn["pidns"]:
+            setns(self.own_pidns, CLONE_NEWPID)  # later children: a fresh namespace each
+        self.names[pid], self.pidns[pid] = spawn["name"], spawn["pidns"]
+        return pid
+
+    def reap(self, pid: int) -> int:
+        """Wait for a sandbox, then kill what it left: its cgroup's processes, orphans sent here."""
+        status = os.waitpid(pid, 0)[1]
+        cgroups.kill(self.groups, self.names[pid])
+        if not self.pidns.pop(pid):
+            self.kill_orphans()
+        return status
+
+    def forget(self, pid: int) -> None:
+        cgroups.remove(self.groups, self.names.pop(pid))
+
+    def kill_orphans(self) -> None:
+        """Without a PID namespace: descendants of dead sandboxes are this process's children now."""
+        while orphans := [p for p in _children() if p not in self.names]:
+            for orphan in orphans:
+                try:
+                    os.kill(orphan, signal.SIGKILL)
+                    os.waitpid(orphan, 0)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        for pid in list(self.names):
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                self.reap(pid)
+            except OSError:
+                pass
+        self.names.clear()
+        self.kill_orphans()
+        cgroups.teardown(self.groups)
+
+
+def _children() -> list[int]:
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == me:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.socket | None) -> int:
+    pid = forks.fork(config)
+    if pid == 0:
+        if ctl is not None:
+            ctl.close()
+        die_with_parent()
+        os.setsid()  # no controlling terminal (/dev/tty fails); its own process group
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        from autograder.cleanroom import sandbox
+        sandbox.serve(sock, config)
+    sock.close()
+    return pid
+
+
+def probe(forks: Forks) -> dict:
+    """What a sandbox gets on this machine, from one that confines itself for real and exits."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    workdir = tempfile.mkdtemp(prefix="probe-", dir=os.environ.get("HOME"))
+    config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "memory_mb": 64, "file_mb": 1,
+              "read_write": [], "env": {}, "landlock": True}
+    pid = start_sandbox(forks, config, theirs, None)
+    from . import codec
+    mine.settimeout(30)
+    try:
+        ready = codec.receive(mine, lambda node, decoder: None)
+    except (OSError, EOFError, codec.ProtocolError) as exc:
+        ready = {"protections": {"probe": f"the probe sandbox failed: {exc}"}}
+    mine.close()
+    os.kill(pid, signal.SIGKILL)
+    forks.reap(pid)
+    forks.forget(pid)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return ready.get("protections") or {"probe": f"the probe sandbox failed: {ready.get('error')}"}
+
+
+def serve(ctl: socket.socket, forks: Forks) -> None:
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
@@ -99,28 +224,15 @@ def serve(ctl: socket.socket) -> None:
             break
         msg = json.loads(data)
         if msg["op"] == "spawn":
-            pid = os.fork()
-            if pid == 0:
-                ctl.close()
-                die_with_parent()
-                os.setpgid(0, 0)  # the grader kills the whole group when it is done
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                from autograder.cleanroom import sandbox
-                sandbox.serve(socket.socket(fileno=fds[0]), msg["config"])
-            os.close(fds[0])
-            children.add(pid)
+            pid = start_sandbox(forks, msg["config"], socket.socket(fileno=fds[0]), ctl)
             ctl.send(json.dumps({"pid": pid}).encode())
         elif msg["op"] == "wait":
             status = None
-            if msg["pid"] in children:
-                children.discard(msg["pid"])
-                status = os.waitpid(msg["pid"], 0)[1]
+            if msg["pid"] in forks.names:
+                status = forks.reap(msg["pid"])
             ctl.send(json.dumps({"status": status}).encode())
-    for pid in children:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+            if msg["pid"] in forks.names:
+                forks.forget(msg["pid"])  # the empty cgroup goes after the grader has its answer
 
 
 def nvidia_machine() -> bool:
@@ -163,11 +275,14 @@ def main() -> None:
         # a backward pass starts autograd's device threads, which initializes CUDA: a process
         # forked after that cannot use the GPU ("CUDA error: initialization error", on an H200)
         warm_autograd(torch)
+    forks = Forks()
     try:
-        ctl.send(json.dumps({"op": "ready"}).encode())
-        serve(ctl)
+        ctl.send(json.dumps({"op": "ready", "protections": probe(forks)}).encode())
+        serve(ctl, forks)
     except OSError:  # the grader went away without closing (its process ended)
         pass
+    finally:
+        forks.close()
     # the grader hung up: remove this zygote's home (fontconfig cache, the sandboxes' $HOME) and
     # exit at once; finalizing the interpreter (torch, matplotlib) took ~1.4 s and saves nothing
     home = os.environ.get("HOME", "")
