@@ -69,8 +69,9 @@ def setup(tag: str) -> Cgroups:
     return Cgroups(reason=f"{reason}; no cgroup v1 memory and pids controllers")
 
 
-def enter(groups: Cgroups, name: str, memory_bytes: int, pids: int) -> None:
-    """Create this sandbox's group with its limits and move the calling process into it."""
+def enter(groups: Cgroups, name: str, pid: int, limits: tuple[int, int]) -> None:
+    """Create a sandbox's group with its (memory bytes, processes) limits and move pid into it."""
+    memory_bytes, pids = limits
     for folder in groups.folders(name):
         os.mkdir(folder)
         if groups.mode == "v2":
@@ -84,7 +85,7 @@ def enter(groups: Cgroups, name: str, memory_bytes: int, pids: int) -> None:
                 _write(os.path.join(folder, "memory.memsw.limit_in_bytes"), str(memory_bytes))
         else:
             _write(os.path.join(folder, "pids.max"), str(pids))
-        _write(os.path.join(folder, "cgroup.procs"), "0")  # 0: the writing process itself
+        _write(os.path.join(folder, "cgroup.procs"), str(pid))
 
 
 def members(groups: Cgroups, name: str) -> set[int]:

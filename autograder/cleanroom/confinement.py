@@ -152,6 +152,21 @@ def drop_privileges(uid: int | None) -> None:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
+def group_limits(config: dict) -> tuple[int, int]:
+    """(memory bytes, processes) of one sandbox's cgroup: the student's memory, the pages of the
+    interpreter it copies, its files in tmpfs (charged to it); threads count as processes."""
+    return (config["memory_mb"] + MEMORY_SLACK_MB + FILES_FACTOR * config["file_mb"]) * 2**20, PIDS_MAX
+
+
+def _signal(spawn: dict, key: str, byte: bytes) -> None:
+    """Tell the zygote (once) through the pipe end spawn[key]."""
+    if spawn.get(key) is not None:
+        if byte:
+            os.write(spawn[key], byte)
+        os.close(spawn[key])
+        spawn[key] = None
+
+
 def enter(config: dict, use_landlock: bool) -> dict:
     """Confine this freshly forked sandbox (still root); what holds, as {protection: how}."""
     spawn = config.get("spawn", {})
@@ -161,14 +176,9 @@ def enter(config: dict, use_landlock: bool) -> dict:
             "processes": "own PID namespace" if spawn.get("pidns") else
             f"subreaper in the zygote (no PID namespace: {spawn.get('pidns_error', '?')})"}
     groups = cgroups.Cgroups(**spawn.get("cgroups", {}))
-    if groups.mode != "none":
-        memory = (config["memory_mb"] + MEMORY_SLACK_MB + files_mb) * 2**20
-        cgroups.enter(groups, spawn["name"], memory, PIDS_MAX)
-        done["cgroup"] = f"{groups.mode}: memory {memory >> 20} MiB, {PIDS_MAX} processes in all"
-    else:
-        done["cgroup"] = f"none ({groups.reason}): per-process limits only"
     try:
         private_mounts(workdir, files_mb, uid)
+        _signal(spawn, "mounted", b"1")  # the zygote holds the namespace: its teardown waits
         done["files"] = f"private tmpfs work folder and /dev/shm: {files_mb} MiB in all"
         mounted = True
     except OSError as exc:
@@ -185,10 +195,19 @@ def enter(config: dict, use_landlock: bool) -> dict:
         done["reads"] = "a chroot jail: Python and system folders read-only, nothing of the grader's"
     elif not use_landlock:
         done["reads"] = "NOT confined: the student's code can read what this user can (the grader's files)"
+    _signal(spawn, "mounted", b"")
     package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != package]
     drop_privileges(uid)
     done["user"] = uid_text
+    if spawn.get("go") is not None and os.read(spawn["go"], 1) == b"1":  # the zygote moved us
+        memory, pids = group_limits(config)
+        done["cgroup"] = f"{groups.mode}: memory {memory >> 20} MiB, {pids} processes in all"
+    else:
+        done["cgroup"] = f"none ({groups.reason or 'it could not be joined'}): per-process limits only"
+        groups.mode = "none"
+    if spawn.get("go") is not None:
+        os.close(spawn["go"])
     if groups.mode == "none":  # per user, not per sandbox, and root ignores it: the weaker fallback
         resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))
     return done

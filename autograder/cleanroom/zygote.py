@@ -99,9 +99,11 @@ class Forks:
         self.tag = f"{os.getpid()}"
         self.groups = cgroups.setup(self.tag)
         self.uid, self.uid_text = confinement.sandbox_uid()
-        self.serial = 0
+        self.serial, self.limits = 0, (0, 0)
         self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
         self.pidns: dict[int, bool] = {}
+        self.pending: dict[int, tuple[int, int]] = {}  # pid -> (go, mounted) pipe ends, until settled
+        self.mount_ns: dict[int, int] = {}  # pid -> an fd that keeps its mount namespace alive
         self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         try:  # orphans of a sandbox come back here, not to init: the fallback without a PID namespace
             prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -119,15 +121,44 @@ class Forks:
             spawn["pidns"] = True
         except OSError as exc:
             spawn["pidns_error"] = exc.strerror
+        go, mounted = os.pipe(), os.pipe()
+        spawn["go"], spawn["mounted"] = go[0], mounted[1]
         config["spawn"] = spawn
         pid = os.fork()
         if pid == 0:
-            os.close(self.own_pidns)
+            for fd in (self.own_pidns, go[1], mounted[0]):
+                os.close(fd)
             return 0
         if spawn["pidns"]:
             setns(self.own_pidns, CLONE_NEWPID)  # later children: a fresh namespace each
-        self.names[pid], self.pidns[pid] = spawn["name"], spawn["pidns"]
+        os.close(go[0])
+        os.close(mounted[1])
+        self.names[pid], self.pidns[pid], self.pending[pid] = spawn["name"], spawn["pidns"], (go[1], mounted[0])
         return pid
+
+    def settle(self, pid: int) -> None:
+        """After the grader has the pid (the work overlaps the child's own confinement): move the
+        child into its cgroup (a migration waits for an RCU grace period, ~5-9 ms) and tell it
+        so; hold its mount namespace, so that its teardown (~14 ms) happens after it is reaped."""
+        go, mounted = self.pending.pop(pid)
+        ok = False
+        if self.groups.mode != "none":
+            try:
+                cgroups.enter(self.groups, self.names[pid], pid, self.limits)
+                ok = True
+            except OSError:
+                pass
+        try:
+            os.write(go, b"1" if ok else b"0")
+        except OSError:  # it died already
+            pass
+        os.close(go)
+        if os.read(mounted, 1) == b"1":  # or b"": it has no mount namespace of its own (or died)
+            try:
+                self.mount_ns[pid] = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+        os.close(mounted)
 
     def reap(self, pid: int) -> int:
         """Wait for a sandbox, then kill what it left: its cgroup's processes, orphans sent here."""
@@ -138,6 +169,8 @@ class Forks:
         return status
 
     def forget(self, pid: int) -> None:
+        if pid in self.mount_ns:
+            os.close(self.mount_ns.pop(pid))  # its mounts go now, after the grader has its answer
         cgroups.remove(self.groups, self.names.pop(pid))
 
     def kill_orphans(self) -> None:
@@ -151,6 +184,8 @@ class Forks:
                     pass
 
     def close(self) -> None:
+        for pid in list(self.pending):
+            self.settle(pid)
         for pid in list(self.names):
             for kill in (os.killpg, os.kill):
                 try:
@@ -161,7 +196,7 @@ class Forks:
                 self.reap(pid)
             except OSError:
                 pass
-        self.names.clear()
+            self.forget(pid)
         self.kill_orphans()
         cgroups.teardown(self.groups)
 
@@ -180,6 +215,7 @@ def _children() -> list[int]:
 
 
 def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.socket | None) -> int:
+    forks.limits = confinement.group_limits(config)
     pid = forks.fork(config)
     if pid == 0:
         if ctl is not None:
@@ -200,6 +236,7 @@ def probe(forks: Forks) -> dict:
     config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "memory_mb": 64, "file_mb": 1,
               "read_write": [], "env": {}, "landlock": True}
     pid = start_sandbox(forks, config, theirs, None)
+    forks.settle(pid)
     from . import codec
     mine.settimeout(30)
     try:
@@ -226,6 +263,7 @@ def serve(ctl: socket.socket, forks: Forks) -> None:
         if msg["op"] == "spawn":
             pid = start_sandbox(forks, msg["config"], socket.socket(fileno=fds[0]), ctl)
             ctl.send(json.dumps({"pid": pid}).encode())
+            forks.settle(pid)
         elif msg["op"] == "wait":
             status = None
             if msg["pid"] in forks.names:
