@@ -172,7 +172,7 @@ def enter(config: dict, use_landlock: bool) -> dict:
     spawn = config.get("spawn", {})
     workdir, uid, uid_text = config["workdir"], spawn.get("uid"), spawn.get("uid_text", "")
     files_mb = FILES_FACTOR * config["file_mb"]
-    done = {"terminal": "none (own session)",
+    done = {"terminal": "no controlling terminal (own session)",
             "processes": "own PID namespace" if spawn.get("pidns") else
             f"subreaper in the zygote (no PID namespace: {spawn.get('pidns_error', '?')})"}
     groups = cgroups.Cgroups(**spawn.get("cgroups", {}))
@@ -211,3 +211,21 @@ def enter(config: dict, use_landlock: bool) -> dict:
     if groups.mode == "none":  # per user, not per sandbox, and root ignores it: the weaker fallback
         resource.setrlimit(resource.RLIMIT_NPROC, (PIDS_MAX, PIDS_MAX))
     return done
+
+
+WEAK = ("none (", "NOT ", "not blocked", "ROOT", "subreaper", "no private mounts", "failed")
+
+
+def describe(protections: dict, use_landlock: bool) -> tuple[str, bool]:
+    """One line for the TA's log: what holds for every sandbox of this run; True when something
+    fell back to a weaker protection."""
+    shown = dict(protections)
+    landlock_on = bool(shown.pop("landlock", False)) and use_landlock
+    reads = shown.get("reads", "")
+    if not landlock_on:
+        jail = reads.split("; Landlock")[0] if "jail" in reads else ""
+        shown["reads"] = (jail + "; " if jail else "NOT confined: the student's code can read what its user can; ") + \
+            ("Landlock off by configuration" if protections.get("landlock") else "no Landlock on this kernel") + \
+            ": TCP connections and signals are not blocked"
+    text = "; ".join(f"{k}: {v}" for k, v in shown.items() if v)
+    return text, any(w in text for w in WEAK)

@@ -233,8 +233,8 @@ def probe(forks: Forks) -> dict:
     """What a sandbox gets on this machine, from one that confines itself for real and exits."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     workdir = tempfile.mkdtemp(prefix="probe-", dir=os.environ.get("HOME"))
-    config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "memory_mb": 64, "file_mb": 1,
-              "read_write": [], "env": {}, "landlock": True}
+    config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "read_write": [], "env": {},
+              "memory_mb": 2048, "file_mb": 64, "landlock": True}  # the default limits
     pid = start_sandbox(forks, config, theirs, None)
     forks.settle(pid)
     from . import codec

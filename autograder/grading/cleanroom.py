@@ -17,6 +17,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbformat import from_dict
 from traitlets import Bool, Float, Integer
 
+from ..cleanroom.confinement import describe
 from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
@@ -25,6 +26,7 @@ from .overwritecells import notebook_cells
 
 ENAMES = {FAILED: "ItemFailed", ERROR: "ItemError", TIMEOUT: "TimeoutError"}
 _zygote: Zygote | None = None
+_described = False
 
 
 def zygote(wait: bool = True) -> Zygote:
@@ -65,15 +67,22 @@ class CleanRoomGrade(NbGraderPreprocessor):
         given = self.given_cells(meta["db_url"], assignment, notebook)
         result = grade_notebook(assignment, answers, given, self.helper_files(assignment), zygote(),
                                 self.limits(), landlock=self.landlock)
-        if result.landlock is False and self.landlock:
-            self.log.warning("Landlock is not available on this kernel: student code can read files "
-                             "outside its folder (it still cannot change any score)")
+        self.describe_protections()
         for cell in nb.cells:
             item = cell.metadata.get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and item in result.verdicts:
                 write_verdict(cell, result.verdicts[item])
         nb.metadata["flatgrad"] = {"notes": result.notes, "landlock": result.landlock}
         return nb, resources
+
+    def describe_protections(self) -> None:
+        """Once per grading process: what confines the student's code here, and what fell back."""
+        global _described
+        if _described:
+            return
+        _described = True
+        text, weak = describe(zygote().protections, self.landlock)
+        (self.log.warning if weak else self.log.info)("Clean room: %s", text)
 
     def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
         """The trusted source of the given cells, as the gradebook stored it (read once per worker)."""
