@@ -17,9 +17,9 @@ import subprocess
 import sys
 import tempfile
 
-from . import cgroups, confinement
+from . import confinement
+from .forks import Forks
 from .lifetime import die_with_parent
-from .syscalls import CLONE_NEWPID, PR_SET_CHILD_SUBREAPER, prctl, setns, unshare
 
 HOME_PREFIX = "flatgrad-zygote-"
 WARM = ("numpy", "torch", "torch.nn.functional", "matplotlib", "matplotlib.pyplot", "tqdm", "tqdm.auto",
@@ -92,128 +92,6 @@ class Zygote:
         shutil.rmtree(self.home, ignore_errors=True)  # the zygote removes it too, unless killed
 
 
-class Forks:
-    """How this zygote forks and ends sandboxes: own PID namespace, cgroup, uid (decided once)."""
-
-    def __init__(self):
-        self.tag = f"{os.getpid()}"
-        self.groups = cgroups.setup(self.tag)
-        self.uid, self.uid_text = confinement.sandbox_uid()
-        self.serial, self.limits = 0, (0, 0)
-        self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
-        self.pidns: dict[int, bool] = {}
-        self.pending: dict[int, tuple[int, int]] = {}  # pid -> (go, mounted) pipe ends, until settled
-        self.mount_ns: dict[int, int] = {}  # pid -> an fd that keeps its mount namespace alive
-        self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        try:  # orphans of a sandbox come back here, not to init: the fallback without a PID namespace
-            prctl(PR_SET_CHILD_SUBREAPER, 1)
-        except OSError:
-            pass
-
-    def fork(self, config: dict) -> int:
-        """fork(); in the child, config["spawn"] says what it was given. The child is pid 1 of a new
-        PID namespace where the kernel allows: when it dies, every process in it is killed."""
-        self.serial += 1
-        spawn = {"name": f"s{self.serial}", "uid": self.uid, "uid_text": self.uid_text,
-                 "cgroups": vars(self.groups), "pidns": False}
-        try:
-            unshare(CLONE_NEWPID)  # for the next child only: this process stays where it is
-            spawn["pidns"] = True
-        except OSError as exc:
-            spawn["pidns_error"] = exc.strerror
-        go, mounted = os.pipe(), os.pipe()
-        spawn["go"], spawn["mounted"] = go[0], mounted[1]
-        config["spawn"] = spawn
-        pid = os.fork()
-        if pid == 0:
-            for fd in (self.own_pidns, go[1], mounted[0]):
-                os.close(fd)
-            return 0
-        if spawn["pidns"]:
-            setns(self.own_pidns, CLONE_NEWPID)  # later children: a fresh namespace each
-        os.close(go[0])
-        os.close(mounted[1])
-        self.names[pid], self.pidns[pid], self.pending[pid] = spawn["name"], spawn["pidns"], (go[1], mounted[0])
-        return pid
-
-    def settle(self, pid: int) -> None:
-        """After the grader has the pid (the work overlaps the child's own confinement): move the
-        child into its cgroup (a migration waits for an RCU grace period, ~5-9 ms) and tell it
-        so; hold its mount namespace, so that its teardown (~14 ms) happens after it is reaped."""
-        go, mounted = self.pending.pop(pid)
-        ok = False
-        if self.groups.mode != "none":
-            try:
-                cgroups.enter(self.groups, self.names[pid], pid, self.limits)
-                ok = True
-            except OSError:
-                pass
-        try:
-            os.write(go, b"1" if ok else b"0")
-        except OSError:  # it died already
-            pass
-        os.close(go)
-        if os.read(mounted, 1) == b"1":  # or b"": it has no mount namespace of its own (or died)
-            try:
-                self.mount_ns[pid] = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                pass
-        os.close(mounted)
-
-    def reap(self, pid: int) -> int:
-        """Wait for a sandbox, then kill what it left: its cgroup's processes, orphans sent here."""
-        status = os.waitpid(pid, 0)[1]
-        cgroups.kill(self.groups, self.names[pid])
-        if not self.pidns.pop(pid):
-            self.kill_orphans()
-        return status
-
-    def forget(self, pid: int) -> None:
-        if pid in self.mount_ns:
-            os.close(self.mount_ns.pop(pid))  # its mounts go now, after the grader has its answer
-        cgroups.remove(self.groups, self.names.pop(pid))
-
-    def kill_orphans(self) -> None:
-        """Without a PID namespace: descendants of dead sandboxes are this process's children now."""
-        while orphans := [p for p in _children() if p not in self.names]:
-            for orphan in orphans:
-                try:
-                    os.kill(orphan, signal.SIGKILL)
-                    os.waitpid(orphan, 0)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        for pid in list(self.pending):
-            self.settle(pid)
-        for pid in list(self.names):
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            try:
-                self.reap(pid)
-            except OSError:
-                pass
-            self.forget(pid)
-        self.kill_orphans()
-        cgroups.teardown(self.groups)
-
-
-def _children() -> list[int]:
-    me, found = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == me:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
-
-
 def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.socket | None) -> int:
     forks.limits = confinement.group_limits(config)
     pid = forks.fork(config)
@@ -232,7 +110,7 @@ def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.s
 def probe(forks: Forks) -> dict:
     """What a sandbox gets on this machine, from one that confines itself for real and exits."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    workdir = tempfile.mkdtemp(prefix="probe-", dir=os.environ.get("HOME"))
+    workdir = tempfile.mkdtemp(prefix="flatgrad-probe-")  # where sessions make theirs
     config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "read_write": [], "env": {},
               "memory_mb": 2048, "file_mb": 64, "landlock": True}  # the default limits
     pid = start_sandbox(forks, config, theirs, None)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import atexit
 import functools
 import pathlib
+import sys
 
 from nbgrader.coursedir import CourseDirectory
+from tqdm import tqdm
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbformat import from_dict
 from traitlets import Bool, Float, Integer
@@ -76,13 +78,14 @@ class CleanRoomGrade(NbGraderPreprocessor):
         return nb, resources
 
     def describe_protections(self) -> None:
-        """Once per grading process: what confines the student's code here, and what fell back."""
+        """Once per grading process, on the TA's screen (nbgrader's log of a worker is not shown):
+        what confines the student's code on this machine, and what fell back."""
         global _described
         if _described:
             return
         _described = True
         text, weak = describe(zygote().protections, self.landlock)
-        (self.log.warning if weak else self.log.info)("Clean room: %s", text)
+        tqdm.write(f"{'warning: ' if weak else ''}Clean room: {text}", file=sys.__stderr__)
 
     def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
         """The trusted source of the given cells, as the gradebook stored it (read once per worker)."""
