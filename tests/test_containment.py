@@ -382,3 +382,35 @@ def test_nothing_is_left_when_the_grader_goes_away_mid_session():
     assert processes_named(tag) == [] and not os.path.exists(home)
     for controller in ("memory", "pids"):
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}/flatgrad-{z_pid}")
+
+
+def test_without_namespaces_or_cgroups_the_fallbacks_still_end_every_process():
+    """A kernel or container without PID/mount namespaces and cgroups: the zygote is a subreaper
+    and kills the orphans; the log says what fell back."""
+    z, tag = Zygote(without=("pidns", "mounts", "cgroup")), f"fgf{os.getpid() % 10**6}"
+    try:
+        text, weak = describe(z.protections, use_landlock=True)
+        assert weak and "subreaper" in text and "no private mounts" in text and "none (turned off)" in text
+        seen = []
+        session = Session(z, {"helper.py": b"X = 1\n"}, Limits(cell=20))
+        try:
+            session.exec_cell("a", NAME_ME + textwrap.dedent(f"""
+            import os, time
+            for _ in range(20):  # a daemon and a few children
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        name_me({tag!r})
+                        time.sleep(120)
+                    os._exit(0)
+            import helper
+            time.sleep(0.5)
+            """))
+            seen = processes_named(tag)
+        finally:
+            session.close()
+        assert len(seen) == 20
+        time.sleep(0.2)
+        assert processes_named(tag) == []
+    finally:
+        z.close()

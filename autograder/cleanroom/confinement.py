@@ -143,13 +143,19 @@ def jail(read_only: list[str], workdir: str, devices: list[str]) -> None:
     os.chdir("/")
 
 
-def drop_privileges(uid: int | None) -> None:
+def drop_privileges(uid: int | None, text: str) -> str:
+    """Become uid (from root: every capability is gone) with no_new_privs; what holds, in words.
+    Fails closed: a sandbox that stays root against the plan does not run the student's code."""
     if uid is not None:
-        drop_capability_bounding_set()
+        try:
+            drop_capability_bounding_set()
+        except OSError:  # e.g. a container without CAP_SETPCAP: no_new_privs still blocks regaining
+            text += " (capability bounding set kept)"
         os.setgroups([])
         os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)  # from root to another uid: every capability is gone
+        os.setresuid(uid, uid, uid)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
+    return text
 
 
 def group_limits(config: dict) -> tuple[int, int]:
@@ -177,6 +183,8 @@ def enter(config: dict, use_landlock: bool) -> dict:
             f"subreaper in the zygote (no PID namespace: {spawn.get('pidns_error', '?')})"}
     groups = cgroups.Cgroups(**spawn.get("cgroups", {}))
     try:
+        if "mounts" in spawn.get("without", ()):
+            raise OSError(0, "turned off")
         private_mounts(workdir, files_mb, uid)
         _signal(spawn, "mounted", b"1")  # the zygote holds the namespace: its teardown waits
         done["files"] = f"private tmpfs work folder and /dev/shm: {files_mb} MiB in all"
@@ -184,22 +192,26 @@ def enter(config: dict, use_landlock: bool) -> dict:
     except OSError as exc:
         done["files"] = f"no private mounts ({exc.strerror}): the shared /dev/shm, files not capped in all"
         mounted = False
-        if uid is not None and not all(readable_by_others(p) for p in python_folders()):
-            uid, uid_text = None, "ROOT, with capabilities: no mount namespace, and Python is not open to others"
-        if uid is not None:
+        if uid is not None:  # the grader made the folder: the sandbox's user must own it
             for here, dirs, files in os.walk(workdir):
                 for name in [here, *[os.path.join(here, n) for n in dirs + files]]:
                     _own(name, uid)
+    jailed = False
     if mounted:
-        jail(config["read_only"], workdir, [*DEVICES, *nvidia_devices()])
-        done["reads"] = "a chroot jail: Python and system folders read-only, nothing of the grader's"
-    elif not use_landlock:
+        try:
+            jail(config["read_only"], workdir, [*DEVICES, *nvidia_devices()])
+            done["reads"] = "a chroot jail: Python and system folders read-only, nothing of the grader's"
+            jailed = True
+        except OSError as exc:
+            done["reads"] = f"no jail ({exc.strerror})"
+    if not jailed and not use_landlock:
         done["reads"] = "NOT confined: the student's code can read what this user can (the grader's files)"
+    if not jailed and uid is not None and not all(readable_by_others(p) for p in python_folders()):
+        uid, uid_text = None, "ROOT, with capabilities: no jail, and Python is not open to other users"
     _signal(spawn, "mounted", b"")
     package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != package]
-    drop_privileges(uid)
-    done["user"] = uid_text
+    done["user"] = drop_privileges(uid, uid_text)
     if spawn.get("go") is not None and os.read(spawn["go"], 1) == b"1":  # the zygote moved us
         memory, pids = group_limits(config)
         done["cgroup"] = f"{groups.mode}: memory {memory >> 20} MiB, {pids} processes in all"

@@ -16,16 +16,19 @@ from .syscalls import CLONE_NEWPID, PR_SET_CHILD_SUBREAPER, prctl, setns, unshar
 class Forks:
     """How this zygote forks and ends sandboxes: own PID namespace, cgroup, uid (decided once)."""
 
-    def __init__(self):
-        self.tag = f"{os.getpid()}"
-        self.groups = cgroups.setup(self.tag)
+    def __init__(self, without: tuple = ()):
+        self.tag, self.without = f"{os.getpid()}", without
+        self.groups = cgroups.setup(self.tag) if "cgroup" not in without else cgroups.Cgroups(reason="turned off")
         self.uid, self.uid_text = confinement.sandbox_uid()
         self.serial, self.limits = 0, (0, 0)
         self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
         self.pidns: dict[int, bool] = {}
         self.pending: dict[int, tuple[int, int]] = {}  # pid -> (go, mounted) pipe ends, until settled
         self.mount_ns: dict[int, int] = {}  # pid -> an fd that keeps its mount namespace alive
-        self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self.own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.own_pidns = None
         try:  # orphans of a sandbox come back here, not to init: the fallback without a PID namespace
             prctl(PR_SET_CHILD_SUBREAPER, 1)
         except OSError:
@@ -36,8 +39,10 @@ class Forks:
         PID namespace where the kernel allows: when it dies, every process in it is killed."""
         self.serial += 1
         spawn = {"name": f"s{self.serial}", "uid": self.uid, "uid_text": self.uid_text,
-                 "cgroups": vars(self.groups), "pidns": False}
+                 "cgroups": vars(self.groups), "pidns": False, "without": list(self.without)}
         try:
+            if self.own_pidns is None or "pidns" in self.without:
+                raise OSError(0, "turned off" if self.own_pidns is not None else "/proc/self/ns/pid cannot be opened")
             unshare(CLONE_NEWPID)  # for the next child only: this process stays where it is
             spawn["pidns"] = True
         except OSError as exc:
@@ -49,7 +54,8 @@ class Forks:
         if pid == 0:  # nothing of the zygote's or of other sandboxes stays open in the child
             for fd in (self.own_pidns, go[1], mounted[0], *self.mount_ns.values(),
                        *[end for ends in self.pending.values() for end in ends]):
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
             return 0
         if spawn["pidns"]:
             setns(self.own_pidns, CLONE_NEWPID)  # later children: a fresh namespace each

@@ -37,12 +37,14 @@ def env(workdir: str) -> dict:
 class Zygote:
     """The grader's handle on a zygote process."""
 
-    def __init__(self, start_timeout: float = 180.0, wait: bool = True):
+    def __init__(self, start_timeout: float = 180.0, wait: bool = True, without: tuple = ()):
         """Start the zygote process; with wait=False, return while it imports torch (the first
-        spawn, or wait_ready(), waits for it)."""
+        spawn, or wait_ready(), waits for it). without: kernel features to act as if missing
+        ("pidns", "mounts", "cgroup"), to test the fallbacks."""
         self.home = tempfile.mkdtemp(prefix=HOME_PREFIX)
         self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno())],
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno()),
+                                      ",".join(without)],
                                      pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         child.close()
@@ -191,7 +193,7 @@ def main() -> None:
         # a backward pass starts autograd's device threads, which initializes CUDA: a process
         # forked after that cannot use the GPU ("CUDA error: initialization error", on an H200)
         warm_autograd(torch)
-    forks = Forks()
+    forks = Forks(tuple(filter(None, sys.argv[2].split(","))) if len(sys.argv) > 2 else ())
     try:
         ctl.send(json.dumps({"op": "ready", "protections": probe(forks)}).encode())
         serve(ctl, forks)
