@@ -372,9 +372,15 @@ def test_nothing_is_left_when_the_grader_goes_away_mid_session():
     z, tag = Zygote(), f"fgz{os.getpid() % 10**6}"
     home, z_pid = z.home, z.proc.pid
     session = Session(z, {}, Limits(cell=10))
-    session.exec_cell("a", NAME_ME + f"if os.fork() == 0:\n    os.setsid()\n    name_me({tag!r})\n"
-                           "    import time\n    time.sleep(60)\n".replace("if os", "import os\nif os"))
-    assert processes_named(tag)
+    reply = session.exec_cell("a", NAME_ME + textwrap.dedent(f"""
+    import os, time
+    if os.fork() == 0:
+        os.setsid()
+        name_me({tag!r})
+        time.sleep(60)
+    time.sleep(0.3)
+    """))
+    assert "error" not in reply and processes_named(tag)
     session.sock.close()
     z.close()
     session.close()
@@ -414,3 +420,17 @@ def test_without_namespaces_or_cgroups_the_fallbacks_still_end_every_process():
         assert processes_named(tag) == []
     finally:
         z.close()
+
+
+def test_groups_of_a_killed_zygote_are_swept_by_the_next():
+    groups = cgroups.setup(str(os.getpid()))
+    if groups.mode == "none":
+        cgroups.teardown(groups)
+        pytest.skip("no writable cgroup on this machine")
+    dead = 4_000_000 + os.getpid()  # above any pid_max: no such process
+    stale = [os.path.join(os.path.dirname(p), f"flatgrad-{dead}") for p in groups.parents]
+    for parent in stale:
+        os.makedirs(os.path.join(parent, "s1"))
+    cgroups.sweep(groups)
+    cgroups.teardown(groups)
+    assert not any(os.path.exists(p) for p in stale)

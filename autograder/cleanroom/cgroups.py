@@ -69,6 +69,16 @@ def setup(tag: str) -> Cgroups:
     return Cgroups(reason=f"{reason}; no cgroup v1 memory and pids controllers")
 
 
+def sweep(groups: Cgroups) -> None:
+    """Remove the groups of zygotes that were killed (SIGKILL leaves their empty groups behind)."""
+    for parent in groups.parents:
+        base = os.path.dirname(parent)
+        for name in os.listdir(base):
+            tag = name[len("flatgrad-"):]
+            if name.startswith("flatgrad-") and tag.isdigit() and not os.path.exists(f"/proc/{tag}"):
+                teardown(Cgroups(groups.mode, [os.path.join(base, name)]))
+
+
 def enter(groups: Cgroups, name: str, pid: int, limits: tuple[int, int]) -> None:
     """Create a sandbox's group with its (memory bytes, processes) limits and move pid into it."""
     memory_bytes, pids = limits

@@ -19,6 +19,7 @@ class Forks:
     def __init__(self, without: tuple = ()):
         self.tag, self.without = f"{os.getpid()}", without
         self.groups = cgroups.setup(self.tag) if "cgroup" not in without else cgroups.Cgroups(reason="turned off")
+        cgroups.sweep(self.groups)
         self.uid, self.uid_text = confinement.sandbox_uid()
         self.serial, self.limits = 0, (0, 0)
         self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
