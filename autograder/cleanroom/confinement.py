@@ -107,7 +107,7 @@ def _bind(source: str, target: str, read_only: bool) -> None:
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
-    mount(source, target, None, MS_BIND | MS_REC)
+    mount(source, target, None, MS_BIND)  # not recursive: submounts (e.g. /sys/fs/cgroup) stay out
     if read_only:
         mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
