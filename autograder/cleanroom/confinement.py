@@ -1,12 +1,11 @@
 """What a new sandbox does as root, before the student's code runs (Landlock comes after).
 
-    own session (no terminal) -> own cgroup -> own mounts (tmpfs work folder, /dev/shm, /tmp;
-    a jail of read-only binds when Landlock is missing) -> unprivileged uid, no capabilities,
-    no_new_privs
+    own session (no terminal) -> own mounts (tmpfs work folder with /dev/shm in it) -> a chroot
+    jail of read-only binds -> unprivileged uid, no capabilities, no_new_privs -> in its cgroup
 
 Each step uses what the kernel offers and reports what it did, so the log can say honestly
-what holds. The zygote forks each sandbox as pid 1 of its own PID namespace where it can
-(zygote.py): when pid 1 dies, the kernel kills every process the student started.
+what holds. The zygote forks each sandbox as pid 1 of its own PID namespace where it can, and
+moves it into its cgroup (forks.py): when pid 1 dies, the kernel kills every process in it.
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from .syscalls import (CLONE_NEWNS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_
 SANDBOX_UID = 65534         # nobody: owns nothing, its own work folder aside
 PIDS_MAX = 128              # processes and threads of one submission together
 MEMORY_SLACK_MB = 256       # the pages of the warm interpreter a sandbox copies as it runs
-FILES_FACTOR = 4            # all files together (work folder, /dev/shm, /tmp): 4 x the one-file cap
+FILES_FACTOR = 4            # all files together (work folder and /dev/shm): 4 x the one-file cap
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
 
 
@@ -113,8 +112,10 @@ def _bind(source: str, target: str, read_only: bool) -> None:
 
 
 def jail(read_only: list[str], workdir: str, devices: list[str]) -> None:
-    """Without Landlock: chroot into a root that holds only Python, system folders, the devices
-    and the work folder. The grader's package, the course and the repo are not in it."""
+    """chroot into a root that holds only Python, system folders, the devices and the work
+    folder: the grader's package, the course and the repo are not in it. Without Landlock the
+    only wall on reads; with it a second one. Its folders above Python's are its own (0755), so
+    uid 65534 reaches a Python installed under a closed folder (e.g. /root/.pyenv)."""
     root = "/dev/shm"  # a mount point every Linux has; this namespace's own
     mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=1m,mode=0755")
     bound: list[str] = []
