@@ -17,7 +17,7 @@ GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STU
 
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: help setup browser grade release check-release test formgrader clean gradescope bench gpu-check
+.PHONY: help setup browser grade report release check-release test formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ $(BROWSER_STAMP): $(STAMP)
 
 grade: $(STAMP) ## grade submitted/<student>/<assignment>/ (the demo class if empty)
 	$(PY) -m autograder grade $(GRADE_ARGS)
+
+report: $(STAMP) ## rebuild reports/index.html, the class report, from the gradebook and reports/ (no grading)
+	$(PY) -m autograder report $(if $(COURSE),--course $(COURSE))
 
 release: $(STAMP) ## regenerate release/ from assignments/ (nbgrader generate_assignment)
 	$(PY) -m autograder release
