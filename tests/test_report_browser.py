@@ -87,7 +87,8 @@ def test_numbers_match_checks_csv(course, shown):
         total[(r["assignment"], r["item"])] += 1
     assignments, totals = sorted({r["assignment"] for r in rows}), dict(totals)  # no new keys below
     table = page.eval_on_selector_all(
-        "#students tbody tr", "trs => trs.map(tr => [tr.dataset.student, ...Array.from(tr.cells, c => c.dataset.sort)])")
+        "#students tbody tr",
+        "trs => trs.map(tr => [tr.dataset.student, ...Array.from(tr.cells, c => c.dataset.sort)])")
     students = {r["student_id"] for r in rows}
     assert {t[0] for t in table} == students
     for student, _, overall, *cells in table:
@@ -105,10 +106,20 @@ def test_numbers_match_checks_csv(course, shown):
     assert {(a, i): (p, n) for a, i, p, n in shown_rates} == {k: (passed[k], total[k]) for k in total}
     graded = page.eval_on_selector_all(
         "section[data-assignment]", "ss => ss.map(s => [s.dataset.assignment,"
-        " +s.querySelector('[data-count=graded]').textContent, +s.querySelector('[data-count=not_submitted]').textContent])")
+        " +s.querySelector('[data-count=graded]').textContent,"
+        " +s.querySelector('[data-count=not_submitted]').textContent])")
     subs = read_csv(course / "reports" / "submissions.csv")
     assert sorted(graded) == sorted([a, sum(s["assignment"] == a for s in subs), len(students) - sum(
         s["assignment"] == a for s in subs)] for a in assignments)
+
+
+def test_slowest_notebooks_show_the_recorded_clean_room_times(course, shown):
+    """make grade records each notebook's clean-room seconds; the page lists them, slowest first."""
+    page, _ = shown
+    slow = page.eval_on_selector_all(f"#a-{A} table.slowest tbody tr",
+                                     "trs => trs.map(tr => [tr.cells[0].textContent, parseFloat(tr.cells[1].textContent)])")
+    assert sorted(s for s, _ in slow) == sorted(p.name for p in (course / "submitted").iterdir() if (p / A).is_dir())
+    assert all(t > 0 for _, t in slow) and [t for _, t in slow] == sorted((t for _, t in slow), reverse=True)
 
 
 def test_a_hostile_student_id_is_text_and_runs_nothing(shown):

@@ -53,17 +53,21 @@ def test_mistakes_count_rows_and_students_and_skip_unrun_notebooks(tmp_path):
             ("s3", "A", "graded", ""), ("s4", "A", "graded", ""), ("s5", "A", "error", "not valid JSON")]
     data = load(write_class(tmp_path, rows, subs))
     found = {(m.item, m.label): m for m in mistakes(data, "A")}
-    assert set(found) == {("f", "loss is #, expected #"), ("g", "g raised IndexError: index # is out of bounds for size #"),
-                          ("f", "the cell ran past # s")}
+    assert set(found) == {("f", "loss is #, expected #"), ("f", "the cell ran past # s"),
+                          ("g", "g raised IndexError: index # is out of bounds for size #")}
     loss = found[("f", "loss is #, expected #")]
     assert loss.count == 3 and sorted(loss.students) == sorted(["s1", "s2", HOSTILE])
     assert found[("g", "g raised IndexError: index # is out of bounds for size #")].students == ["s1", "s2"]
     assert [m.label for m in mistakes(data, "A")][0] == "loss is #, expected #"  # most students first
 
 
-def test_next_class_ranks_over_assignments(tmp_path):
+def test_next_class_ranks_over_assignments_and_skips_work_not_done(tmp_path):
     rows = ([row(f"s{k}", "A", "f", "failed", f"f is {k}, expected 0") for k in range(2)]
-            + [row(f"s{k}", "B", "h", "failed", f"dh is {k}.5") for k in range(5)])
+            + [row(f"s{k}", "B", "h", "failed", f"dh is {k}.5") for k in range(5)]
+            + [row(f"s{k}", "A", "g", "failed", "g is not implemented yet (it raised NotImplementedError).")
+               for k in range(5)])
     subs = [(f"s{k}", a, "graded", "") for k in range(5) for a in "AB"]
-    top = next_class(load(write_class(tmp_path, rows, subs)))
+    data = load(write_class(tmp_path, rows, subs))
+    top = next_class(data)
     assert [(m.assignment, m.item, len(m.students)) for m in top] == [("B", "h", 5), ("A", "f", 2)]
+    assert [(m.item, m.attempted) for m in mistakes(data, "A")] == [("g", False), ("f", True)]

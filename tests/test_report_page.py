@@ -32,7 +32,8 @@ def test_hostile_ids_and_messages_are_text(tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count("<script>") == 1  # ours only
     # the two failures differ only in numbers: one mistake, two students
-    assert "2</td><td>" in html.replace(" data-students", "")
+    # (in "cover next class" and under the assignment)
+    assert re.findall(r"<td class=num data-students>(\d+)</td>", html) == ["2", "2"]
 
 
 def test_csp_allows_exactly_the_emitted_script_and_style(tmp_path):
@@ -47,9 +48,9 @@ def test_csp_allows_exactly_the_emitted_script_and_style(tmp_path):
     tags = Tags()
     tags.feed(html)
     assert not [a for a in tags.attributes if a.startswith("on") or a == "style"]  # no inline handlers
-    assert tags.names <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "a", "span", "code",
-                          "br", "section", "div", "table", "thead", "tbody", "tr", "th", "td", "button", "img",
-                          "script"}
+    assert tags.names <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "a", "span",
+                          "code", "br", "section", "div", "details", "summary", "table", "thead", "tbody", "tr",
+                          "th", "td", "button", "img", "script"}
 
 
 class Tags(HTMLParser):
@@ -84,3 +85,17 @@ def test_report_without_checks_says_to_grade_first(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "report", "--course", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "make grade" in proc.stderr
+
+
+def test_each_item_lists_its_three_most_common_mistakes_and_counts_the_rest(tmp_path):
+    """Five kinds of failure of f (5, 4, 3, 2, 1 students): three listed, two counted."""
+    rows, subs = [], []
+    for kind in range(5):
+        for k in range(5 - kind):
+            student = f"k{kind}s{k}"
+            rows.append((student, "A", "f", 0.0, 1.0, "failed", f"mistake{'x' * kind} at 1.5"))
+            subs.append((student, "A", "graded", ""))
+    html = page.render(load(write_class(tmp_path, rows, subs)), "now")
+    section = html[html.index('<section id="a-A"'):]
+    assert [f"mistake{'x' * k} at #" in section for k in range(5)] == [True, True, True, False, False]
+    assert "2 less common kinds of failure of f" in section

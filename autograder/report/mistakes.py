@@ -20,6 +20,8 @@ VALUES = re.compile(r"\[(?=[^\]]*\d)[-+0-9.eE,\s'naif]*\]")
 # a number standing alone: not the digits of a name (W1, float64, x_2)
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+# the check's own words for a function still raising the release's NotImplementedError
+NOT_ATTEMPTED = "is not implemented yet"
 
 
 @dataclass
@@ -32,6 +34,11 @@ class Mistake:
     example: str      # one message as a student saw it
     count: int = 0
     students: list = field(default_factory=list)
+
+    @property
+    def attempted(self) -> bool:
+        """False for work not done (the stub still raises): nothing to re-teach."""
+        return NOT_ATTEMPTED not in self.label
 
 
 def normalize(message: str) -> str:
@@ -70,6 +77,7 @@ def mistakes(data: ClassData, assignment: str) -> list[Mistake]:
 
 
 def next_class(data: ClassData, n: int = 8) -> list[Mistake]:
-    """The mistakes shared by the most students, over every assignment."""
-    every = [m for a in data.assignments for m in mistakes(data, a)]
+    """The mistakes shared by the most students, over every assignment (work not done is not
+    a mistake to teach: it is left out here, and listed under its item)."""
+    every = [m for a in data.assignments for m in mistakes(data, a) if m.attempted]
     return sorted(every, key=lambda m: (-len(m.students), m.assignment, m.item))[:n]

@@ -22,7 +22,7 @@ td.num{text-align:right}th button{font:inherit;font-weight:bold;border:0;backgro
 th[aria-sort=ascending] button::after{content:" \\25B2"}th[aria-sort=descending] button::after{content:" \\25BC"}
 .figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.muted{color:#666}.status-graded{color:#2e8b57}
 .status-error,.status-timeout,.status-unresolved{color:#c0504d;font-weight:bold}
-code{white-space:pre-wrap;word-break:break-word}
+code{white-space:pre-wrap;word-break:break-word}td.who{min-width:14em}
 """
 
 # click a column's button: sort the rows by each cell's data-sort (numbers as numbers)
@@ -48,6 +48,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+MOST_PER_ITEM = 3  # mistake classes listed per item (the most common; the rest are counted)
+
+
 def esc(value) -> str:
     return escape(str(value), quote=True)
 
@@ -71,13 +74,29 @@ def cell(content: str, sort, cls: str = "") -> str:
 
 
 def students_line(ids: list, shown: int = 8) -> str:
-    more = f" <span class=muted>and {len(ids) - shown} more</span>" if len(ids) > shown else ""
-    return ", ".join(f"<code>{esc(s)}</code>" for s in ids[:shown]) + more
+    """The first few ids, the rest folded (<details>: no script needed)."""
+    codes = [f"<code>{esc(s)}</code>" for s in ids]
+    more = (f"<details><summary>and {len(ids) - shown} more</summary>{', '.join(codes[shown:])}</details>"
+            if len(ids) > shown else "")
+    return ", ".join(codes[:shown]) + more
 
 
-def mistakes_table(rows: list, with_assignment: bool) -> str:
+def per_item(rows: list, keep: int) -> tuple[list, dict]:
+    """The first `keep` mistakes of each item (rows come most students first), and per item
+    how many classes were left out."""
+    kept, left = [], {}
+    for m in rows:
+        if sum(k.item == m.item for k in kept) < keep:
+            kept.append(m)
+        else:
+            left[m.item] = left.get(m.item, 0) + 1
+    return kept, left
+
+
+def mistakes_table(rows: list, with_assignment: bool, left: dict | None = None) -> str:
     if not rows:
         return "<p class=muted>No failed items.</p>"
+    left = left or {}
     head = ("<th>assignment</th>" if with_assignment else "") + \
         "<th>item</th><th>mistake (numbers as #)</th><th>rows</th><th>students</th><th>who</th>"
     body = []
@@ -85,9 +104,13 @@ def mistakes_table(rows: list, with_assignment: bool) -> str:
         kind = "likely cause: " if m.by_cause else ""
         body.append("<tr>" + (f"<td>{esc(m.assignment)}</td>" if with_assignment else "")
                     + f"<td>{esc(m.item)}</td><td>{esc(kind)}<code>{esc(m.label)}</code>"
-                    + f"<br><span class=muted>e.g. {esc(m.example[:300])}</span></td>"
+                    + (f"<br><span class=muted>e.g. {esc(m.example[:300])}</span>" if m.example != m.label else "")
+                    + "</td>"
                     + f"<td class=num>{m.count}</td><td class=num data-students>{len(m.students)}</td>"
-                    + f"<td>{students_line(m.students)}</td></tr>")
+                    + f"<td class=who>{students_line(m.students)}</td></tr>")
+        if left.get(m.item) and m is [k for k in rows if k.item == m.item][-1]:
+            body.append(f"<tr><td></td><td colspan=4 class=muted>{left[m.item]} less common kinds of "
+                        f"failure of {esc(m.item)} (see the students' feedback)</td></tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -101,6 +124,9 @@ def assignment_section(data: ClassData, a: str) -> str:
     rate_rows = "".join(f'<tr data-item="{esc(r.item)}">' f"<td>{esc(r.item)}</td><td class=num>{r.passed}</td>"
                         f"<td class=num>{r.total}</td><td class=num>{100 * r.rate:.0f}%</td>"
                         f"<td class=num>{r.not_run or ''}</td></tr>" for r in rates)
+    order = {item: k for k, item in enumerate(data.items(a))}
+    kept, left = per_item(wrong.mistakes(data, a), MOST_PER_ITEM)
+    kept.sort(key=lambda m: (order.get(m.item, 0), -len(m.students)))  # by item, most students first
     slow = stats.slowest(data, a)
     slow_rows = "".join(f"<tr><td><code>{esc(s.student_id)}</code></td><td class=num>{s.seconds:.1f} s</td></tr>"
                         for s in slow) or "<tr><td colspan=2 class=muted>no times recorded</td></tr>"
@@ -112,18 +138,21 @@ def assignment_section(data: ClassData, a: str) -> str:
     return f"""
 <section id="a-{esc(a)}" data-assignment="{esc(a)}">
 <h2>{esc(a)}</h2>
-<table class=spread><tr><th>scored</th><th>median</th><th>quartiles</th><th>range</th><th>mean</th><th>max points</th></tr>
+<table class=spread>
+<tr><th>scored</th><th>median</th><th>quartiles</th><th>range</th><th>mean</th><th>max points</th></tr>
 <tr><td class=num data-n>{sp.n}</td><td class=num data-median>{num(sp.median)}</td>
 <td class=num>{num(sp.q1)} – {num(sp.q3)}</td><td class=num>{num(sp.low)} – {num(sp.high)}</td>
 <td class=num>{num(sp.mean)}</td><td class=num>{num(top)}</td></tr></table>
 <div class=figs>{figs}</div>
 <div class=figs>
 <table class=statuses><thead><tr><th>notebooks</th><th>count</th></tr></thead><tbody>{status_rows}</tbody></table>
-<table class=rates><thead><tr><th>item</th><th>passed</th><th>of</th><th>rate</th><th title="written answers not graded yet, cells not run">not run</th></tr></thead><tbody>{rate_rows}</tbody></table>
-<table class=slowest><thead><tr><th>slowest notebooks</th><th>clean room</th></tr></thead><tbody>{slow_rows}</tbody></table>
+<table class=rates><thead><tr><th>item</th><th>passed</th><th>of</th><th>rate</th>
+<th title="written answers not graded yet, cells not run">not run</th></tr></thead><tbody>{rate_rows}</tbody></table>
+<table class=slowest><thead><tr><th>slowest notebooks</th><th>clean room</th></tr></thead>
+<tbody>{slow_rows}</tbody></table>
 </div>
 <h3>What the class got wrong</h3>
-{mistakes_table(wrong.mistakes(data, a), with_assignment=False)}
+{mistakes_table(kept, with_assignment=False, left=left)}
 </section>"""
 
 
@@ -162,7 +191,8 @@ def render(data: ClassData, generated: str) -> str:
 <p class=muted>{len(data.students)} students, {submitted} notebooks submitted, {len(data.assignments)} assignments ·
 generated {esc(generated)} from the gradebook and reports/checks.csv · {nav} · <a href="#students">students</a></p>
 <h2>Cover next class</h2>
-<p class=muted>The mistakes shared by the most students (messages that differ only in numbers are one mistake).</p>
+<p class=muted>The mistakes shared by the most students (messages that differ only in numbers are one mistake;
+functions not implemented yet are listed under their assignment, not here).</p>
 {mistakes_table(wrong.next_class(data), with_assignment=True)}
 {sections}
 <h2 id=students>Students</h2>
