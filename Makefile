@@ -63,6 +63,7 @@ bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient 
 	$(PY) -m bench.grading_bench --students $(STUDENTS)
 	$(PY) -m bench.gradcheck_bench
 	$(PY) -m bench.reference_bench
+	$(PY) -m bench.report_bench --students $(STUDENTS)
 
 # gpu-check runs on the venv's torch where `make setup` made one, else on python3's (a CUDA image's,
 # Colab's): it needs torch, numpy, pytest and hypothesis, not nbgrader

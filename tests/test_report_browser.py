@@ -116,8 +116,9 @@ def test_numbers_match_checks_csv(course, shown):
 def test_slowest_notebooks_show_the_recorded_clean_room_times(course, shown):
     """make grade records each notebook's clean-room seconds; the page lists them, slowest first."""
     page, _ = shown
-    slow = page.eval_on_selector_all(f"#a-{A} table.slowest tbody tr",
-                                     "trs => trs.map(tr => [tr.cells[0].textContent, parseFloat(tr.cells[1].textContent)])")
+    slow = page.eval_on_selector_all(
+        f"#a-{A} table.slowest tbody tr",
+        "trs => trs.map(tr => [tr.cells[0].textContent, parseFloat(tr.cells[1].textContent)])")
     assert sorted(s for s, _ in slow) == sorted(p.name for p in (course / "submitted").iterdir() if (p / A).is_dir())
     assert all(t > 0 for _, t in slow) and [t for _, t in slow] == sorted((t for _, t in slow), reverse=True)
 
