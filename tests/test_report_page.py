@@ -99,3 +99,20 @@ def test_each_item_lists_its_three_most_common_mistakes_and_counts_the_rest(tmp_
     section = html[html.index('<section id="a-A"'):]
     assert [f"mistake{'x' * k} at #" in section for k in range(5)] == [True, True, True, False, False]
     assert "2 less common kinds of failure of f" in section
+
+
+def test_the_grading_step_reports_a_failure_and_leaves_the_grades(tmp_path):
+    """make grade's class_report step: a page that cannot be built is a warning, not a crash."""
+    from types import SimpleNamespace
+
+    from autograder.grading.course import Course
+    from autograder.report.build import class_report
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "checks.csv").write_text("not,the,columns\n1,2,3\n")
+    logged = []
+    class_report(SimpleNamespace(course=Course(tmp_path), log=logged.append))
+    assert len(logged) == 1 and logged[0].startswith("warning: the class report was not written: KeyError")
+    assert not (tmp_path / "reports" / "index.html").exists()
+    hostile_class(tmp_path)
+    class_report(SimpleNamespace(course=Course(tmp_path), log=logged.append))
+    assert (tmp_path / "reports" / "index.html").exists() and logged[1].startswith("class report:")

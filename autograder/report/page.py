@@ -68,6 +68,11 @@ def num(x, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}g}"
 
 
+def short(text: str, limit: int = 400) -> str:
+    """A message as the table shows it (a student's code may print pages into one)."""
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
 def cell(content: str, sort, cls: str = "") -> str:
     """A table cell: content is HTML already escaped; sort is the raw value the script sorts by."""
     return f'<td data-sort="{esc(sort)}" class="{esc(cls)}">{content}</td>'
@@ -103,8 +108,8 @@ def mistakes_table(rows: list, with_assignment: bool, left: dict | None = None) 
     for m in rows:
         kind = "likely cause: " if m.by_cause else ""
         body.append("<tr>" + (f"<td>{esc(m.assignment)}</td>" if with_assignment else "")
-                    + f"<td>{esc(m.item)}</td><td>{esc(kind)}<code>{esc(m.label)}</code>"
-                    + (f"<br><span class=muted>e.g. {esc(m.example[:300])}</span>" if m.example != m.label else "")
+                    + f"<td>{esc(m.item)}</td><td>{esc(kind)}<code>{esc(short(m.label))}</code>"
+                    + (f"<br><span class=muted>e.g. {esc(short(m.example))}</span>" if m.example != m.label else "")
                     + "</td>"
                     + f"<td class=num>{m.count}</td><td class=num data-students>{len(m.students)}</td>"
                     + f"<td class=who>{students_line(m.students)}</td></tr>")
