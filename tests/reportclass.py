@@ -10,7 +10,7 @@ from unittest import mock
 from autograder.grading.results import COLUMNS
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-FORMULA = '=HYPERLINK("http://x","y")'
+FORMULA = '=HYPERLINK("evil.example";"open")'
 
 
 def write_csv(path: Path, columns, rows) -> None:

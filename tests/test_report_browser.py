@@ -1,11 +1,11 @@
 """The class report in a real browser (Debian's chromium): a small class graded by `make grade`.
 
-The class: three linear_classifiers notebooks (one correct, two bugs, one of them under a
-hostile student id) and one backprop_basics notebook, so the others count as not submitted.
+The class: four linear_classifiers notebooks (one correct, two bugs, one of them under an id
+that is HTML, and the blank release under an id that is a spreadsheet formula) and one
+backprop_basics notebook, so the others count as not submitted.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections import defaultdict
 from pathlib import Path
@@ -14,8 +14,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from autograder.corpus import entries
+from autograder.report.classdata import read_rows
 from conftest import REPO
-from reportclass import HOSTILE
+from reportclass import FORMULA, HOSTILE
 from test_grading import make_grade
 
 pytestmark = pytest.mark.browser
@@ -32,6 +33,7 @@ def course(tmp_path_factory):
     for name in ("ok-reference", "bug-svm-vec-no-reg-in-loss"):
         entry(A, name).write(course / "submitted", A)
     dataclasses.replace(entry(A, "bug-softmax-naive-missing-minus-one"), name=HOSTILE).write(course / "submitted", A)
+    dataclasses.replace(entry(A, "blank-release"), name=FORMULA).write(course / "submitted", A)
     entry("backprop_basics", "ok-reference").write(course / "submitted", "backprop_basics")
     proc = make_grade(course)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -39,8 +41,7 @@ def course(tmp_path_factory):
 
 
 def read_csv(path):
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_rows(path)  # the values as the grader meant them (a formula-like id unquoted)
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +123,18 @@ def test_slowest_notebooks_show_the_recorded_clean_room_times(course, shown):
     assert all(t > 0 for _, t in slow) and [t for _, t in slow] == sorted((t for _, t in slow), reverse=True)
 
 
-def test_a_hostile_student_id_is_text_and_runs_nothing(shown):
+@pytest.mark.parametrize("student", [HOSTILE, FORMULA], ids=["html", "formula"])
+def test_a_hostile_student_id_is_text_and_runs_nothing(course, shown, student):
     page, seen = shown
     assert not seen["dialogs"]
     assert page.locator("img[src=x]").count() == 0
-    cell = page.locator("#students tbody tr td:first-child", has_text="onerror")
-    assert cell.inner_text() == HOSTILE
-    # its feedback link leads to its own page on the file system
-    href = page.eval_on_selector(f'#students tr[data-student="{HOSTILE}"] a', "a => a.href")
-    assert Path(unquote(urlparse(href).path)).is_file()
+    row = page.evaluate_handle("id => Array.from(document.querySelectorAll('#students tbody tr'))"
+                               ".find(tr => tr.dataset.student === id)", student)
+    assert row.evaluate("tr => tr.cells[0].innerText") == student
+    # its feedback link leads to its own page, in the folder of that very id
+    href = row.evaluate("tr => tr.querySelector('a').href")
+    path = Path(unquote(urlparse(href).path))
+    assert path.is_file() and path.parent.parent.name == student
 
 
 def test_columns_sort_on_click(shown):

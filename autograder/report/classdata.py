@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+try:  # CSV cells a spreadsheet would run are written with a leading "'" (grading/csvcells.py,
+    # from the intake work): read back as the kit's own readers do
+    from ..grading.csvcells import plain_row
+except ImportError:  # written as they are
+    def plain_row(row: dict) -> dict:
+        return row
+
 NOT_SUBMITTED = "not_submitted"
 
 
@@ -63,11 +70,12 @@ def _float(text: str) -> float | None:
         return None
 
 
-def _csv(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict]:
+    """A CSV the grader wrote, each value as it was before writing; [] when missing."""
     if not path.exists():
         return []
     with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+        return [plain_row(r) for r in csv.DictReader(fh)]
 
 
 def feedback_link(student: str, assignment: str) -> str:
@@ -99,9 +107,9 @@ def load(root: Path) -> ClassData:
     reports = root / "reports"
     rows = [ItemRow(r["student_id"], r["assignment"], r["item"], _float(r["score"]),
                     _float(r["max_score"]) or 0.0, r["status"], r["message"] or "")
-            for r in _csv(reports / "checks.csv")]
+            for r in read_rows(reports / "checks.csv")]
     enrolled, max_scores = roster(root)
-    submitted = _csv(reports / "submissions.csv")
+    submitted = read_rows(reports / "submissions.csv")
     assignments = sorted({r.assignment for r in rows} | {r["assignment"] for r in submitted})
     students = sorted(set(enrolled) | {r.student_id for r in rows} | {r["student_id"] for r in submitted})
     data = ClassData(assignments, students, rows)
