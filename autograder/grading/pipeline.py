@@ -1,6 +1,6 @@
 """`make grade`: an ordered list of steps over one GradeRun, each a small function.
 
-    prepare -> autograde (and feedback) -> report -> export -> summary
+    prepare -> autograde (and feedback) -> report -> export -> class report -> summary
 
 Every step takes the run and changes it or the course folder; none returns anything.
 """
@@ -22,6 +22,7 @@ from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import failures, workers
+from ..report.build import class_report
 from .course import SOURCE, Course, assignments
 from ..submission import find_notebook
 from ..verdict import ERROR
@@ -268,7 +269,7 @@ def export(run: GradeRun) -> None:
         raise RuntimeError(f"nbgrader export failed:\n{proc.stderr[-3000:]}")
 
 
-STEPS = [prepare, autograde, report, export]
+STEPS = [prepare, autograde, report, export, class_report]  # class_report: reports/index.html
 
 
 def grade(course: Course, student: str | None = None, only: list | None = None,
