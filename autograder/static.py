@@ -1,22 +1,30 @@
-"""Static checks on a student's function source: loops, autograd, torch.nn."""
+"""Static checks on a student's function source, by meaning: what each name resolves to.
+
+`import torch.nn.functional as F; F.relu`, `from torch import relu as r`, `m = torch; m.relu`,
+`getattr(torch, "relu")` and `sys.modules["torch"].relu` all resolve to torch.relu; a rule
+(autograder.checks.rules) bans resolved names, never spellings. Functions of the student's
+other cells that the graded function uses are read too.
+"""
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import textwrap
+from dataclasses import dataclass
 
 LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
               ast.GeneratorExp)
-# Flat backprop means writing the backward pass by hand.
-BANNED_ATTRIBUTES = {"backward": "autograd (.backward())", "autograd": "torch.autograd",
-                     "requires_grad": "autograd (requires_grad)",
-                     "requires_grad_": "autograd (requires_grad_)", "grad": "autograd (.grad)",
-                     "nn": "torch.nn", "func": "torch.func"}
-BANNED_CALLS = {"relu": "torch.relu"}
-# Names that can reach autograd without spelling it (getattr(torch, "auto" + "grad")).
-DYNAMIC = {"getattr", "setattr", "eval", "exec", "compile", "__import__", "globals", "vars",
-           "importlib", "__dict__", "__getattribute__", "autograd"}
+FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+# Every notebook's setup cell imports torch; the answer cells may rely on it.
+BASE = {"torch": "torch"}
+# Ways to reach a name that no reader can resolve when the argument is computed.
+IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
+HIDING = {"builtins.eval", "builtins.exec", "builtins.compile", "builtins.globals",
+          "builtins.vars", "builtins.locals", "operator.attrgetter", "operator.methodcaller",
+          "importlib.reload"}
+HIDING_ATTRS = {"__dict__", "__getattribute__", "__getattr__", "__globals__", "__builtins__"}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -34,13 +42,242 @@ def function_source(fn) -> str | None:
         return None
 
 
-def _function_node(source: str):
-    """The first function or class defined in source (all of it, methods included)."""
-    tree = parse(source)
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return node
-    return tree
+@dataclass(frozen=True)
+class Use:
+    """One use of something a rule bans: what, where (line of its cell), and through which helper."""
+    rule: object
+    what: str
+    line: int
+    text: str
+    call: bool = False
+    via: str = ""
+
+
+def _const(node) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+class Scope:
+    """Names -> what they resolve to ('torch.nn.functional'), for one function and its module."""
+
+    def __init__(self, env: dict, functions: dict, shadowed: set = frozenset()):
+        self.env, self.functions, self.shadowed = env, functions, shadowed
+
+    def resolve(self, node) -> str | None:
+        if isinstance(node, ast.Name):
+            if node.id in self.env:
+                return self.env[node.id]
+            if node.id in self.shadowed or node.id in self.functions:
+                return None
+            return f"builtins.{node.id}" if hasattr(builtins, node.id) else None
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Subscript):  # sys.modules["torch"]
+            if self.resolve(node.value) == "sys.modules" and (key := _const(node.slice)):
+                return key
+            return None
+        if isinstance(node, ast.Call) and node.args:
+            func = self.resolve(node.func)
+            if func == "builtins.getattr" and len(node.args) >= 2 and (attr := _const(node.args[1])):
+                base = self.resolve(node.args[0])
+                return f"{base}.{attr}" if base else None
+            if func in IMPORTERS and (name := _const(node.args[0])):
+                return name
+        return None
+
+
+def _imports(node, env: dict, stars: list) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                env[alias.asname] = alias.name
+            else:
+                root = alias.name.split(".")[0]
+                env[root] = root
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for alias in node.names:
+            if alias.name == "*":
+                stars.append(node.module)
+            else:
+                env[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+
+def _top_level(tree):
+    """The statements of a module outside its functions and classes (imports under if/try too)."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        yield node
+        if not isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
+            todo[:0] = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt)]
+
+
+@dataclass
+class Module:
+    """What the student's cells define at top level: aliases, functions (their node and cell)."""
+    env: dict
+    functions: dict   # name -> (node, cell source)
+
+
+def module_of(sources) -> Module:
+    env, stars, functions = dict(BASE), [], {}
+    for source in sources:
+        try:
+            tree = parse(source)
+        except SyntaxError:
+            continue
+        for node in _top_level(tree):
+            _imports(node, env, stars)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                functions[node.name] = (node, source)
+                env.pop(node.name, None)
+            elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+                for target in node.targets:
+                    env.pop(target.id, None)
+                    functions.pop(target.id, None)
+                    if isinstance(node.value, ast.Lambda):
+                        functions[target.id] = (node.value, source)
+                    elif value := Scope(env, functions).resolve(node.value):
+                        env[target.id] = value
+    for star in stars:  # from torch import *: relu means torch.relu
+        for name in ("relu", "relu_", "autograd", "nn", "func", "enable_grad", "set_grad_enabled"):
+            env.setdefault(name, f"{star}.{name}")
+    return Module(env, functions)
+
+
+def _local_scope(node, module: Module) -> Scope:
+    """The module's names, less those the function rebinds, plus its own aliases (m = torch)."""
+    env, shadowed, stars = dict(module.env), set(), []
+    args = node.args if hasattr(node, "args") else None
+    if args is not None:
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None:
+                shadowed.add(a.arg)
+                env.pop(a.arg, None)
+    assigns = []
+    for child in ast.walk(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            _imports(child, env, stars)
+        elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            shadowed.add(child.id)
+            env.pop(child.id, None)
+        if isinstance(child, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and child.value is not None:
+            targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+            assigns += [(t.id, child.value) for t in targets if isinstance(t, ast.Name)]
+    for _ in range(3):  # chains: a = torch; b = a.nn; c = b.functional
+        for name, value in assigns:
+            if resolved := Scope(env, module.functions, shadowed).resolve(value):
+                env[name] = resolved
+    return Scope(env, module.functions, shadowed)
+
+
+def _banned(rule, qualified: str) -> bool:
+    if any(qualified == a or qualified.startswith(a + ".") for a in rule.allowed):
+        return False
+    if any(qualified == n or qualified.startswith(n + ".") for n in rule.names):
+        return True
+    return qualified.startswith("torch.") and bool(set(qualified.split(".")[1:]) & set(rule.parts))
+
+
+def _line(source: str, lineno: int) -> str:
+    lines = source.splitlines()
+    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+
+
+def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list]:
+    """Uses of banned things in one function (or class) node; and the student's functions it names."""
+    scope = _local_scope(node, module)
+    parents = {id(c): p for p in ast.walk(node) for c in ast.iter_child_nodes(p)}
+    found, called = [], []
+
+    def add(rule, what, at, is_call=False):
+        found.append(Use(rule, what, at.lineno, _line(source, at.lineno), is_call))
+
+    for child in ast.walk(node):
+        parent = parents.get(id(child))
+        is_call = isinstance(parent, ast.Call) and parent.func is child
+        if isinstance(child, LOOP_NODES):
+            for rule in rules:
+                if rule.loops:
+                    add(rule, "a Python loop or comprehension", child)
+        if isinstance(child, ast.Name) and child.id in module.functions and child.id not in scope.env \
+                and child.id not in scope.shadowed:
+            called.append((child.id, child.lineno))
+        if isinstance(child, ast.keyword) and child.arg:
+            literal_false = isinstance(child.value, ast.Constant) and child.value.value is False
+            for rule in rules:
+                if child.arg in rule.keywords and not literal_false:
+                    add(rule, f"{child.arg}=", child.value)
+        if not isinstance(child, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+            continue
+        qualified = scope.resolve(child)
+        inner = isinstance(parent, ast.Attribute) and parent.value is child and qualified is not None
+        if qualified and not inner:
+            for rule in rules:
+                if _banned(rule, qualified):
+                    add(rule, qualified, child, is_call)
+        if isinstance(child, ast.Attribute) and scope.resolve(child.value) is None:
+            for rule in rules:  # a method of a value the grader cannot name: x.relu(), loss.backward()
+                if child.attr in rule.parts:
+                    add(rule, f".{child.attr}" + ("()" if is_call else ""), child, is_call)
+        if isinstance(child, ast.Attribute) and child.attr in HIDING_ATTRS:
+            for rule in rules:
+                if rule.hidden:
+                    add(rule, child.attr, child)
+        if isinstance(child, ast.Call):
+            func = scope.resolve(child.func)
+            computed = (func == "builtins.getattr" and not (len(child.args) >= 2 and _const(child.args[1]))) \
+                or (func in IMPORTERS and not (child.args and _const(child.args[0])))
+            if computed or func in HIDING:
+                for rule in rules:
+                    if rule.hidden:
+                        add(rule, f"{func.split('.')[-1]}()" + (" with a computed name" if computed else ""), child)
+        if isinstance(child, ast.Subscript) and scope.resolve(child.value) == "sys.modules" \
+                and not _const(child.slice):
+            for rule in rules:
+                if rule.hidden:
+                    add(rule, "sys.modules[...] with a computed name", child)
+    return found, called
+
+
+def rule_uses(sources, name: str, rules, skip=(), source: str | None = None) -> list[Use]:
+    """Every use that breaks one of `rules` in function `name` and the student's functions it uses.
+
+    sources: the student's cells (the last top-level definition of a name wins); source: the
+    function's own text when it is not in them (a function in this process). skip: names whose
+    student version is not what runs (the grader lends its own during the call).
+    """
+    rules = tuple(rules)
+    if not rules:
+        return []
+    module = module_of(list(sources))
+    if name in module.functions:
+        node, text = module.functions[name]
+    elif source is not None:
+        try:
+            tree = parse(source)
+        except SyntaxError:
+            return []
+        defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        if not defs:
+            return []
+        node, text = defs[0], source
+        module = module_of([*sources, source])
+    else:
+        return []
+    found, seen, todo = [], {name, *skip}, [(node, text, name, "")]
+    while todo:
+        node, text, owner, via = todo.pop(0)
+        uses, called = _uses_in(node, text, module, rules)
+        found += [Use(u.rule, u.what, u.line, u.text, u.call, via) for u in uses]
+        for helper, at in called:
+            if helper not in seen and len(seen) < 50:
+                seen.add(helper)
+                hnode, htext = module.functions[helper]
+                todo.append((hnode, htext, helper, f"in `{helper}`, which `{owner}` uses at line {at}"))
+    unique = {(u.rule.key, u.what, u.line, u.via): u for u in found}
+    return sorted(unique.values(), key=lambda u: (bool(u.via), u.line))
 
 
 def loops(source: str) -> list[str]:
@@ -53,18 +290,13 @@ def loops(source: str) -> list[str]:
     return found
 
 
-def banned_uses(source: str) -> list[str]:
-    """Descriptions of autograd / torch.nn / torch.relu uses in the function."""
-    found = []
-    for node in ast.walk(_function_node(source)):
-        if isinstance(node, ast.Attribute) and node.attr in BANNED_ATTRIBUTES:
-            found.append(f"line {node.lineno}: {BANNED_ATTRIBUTES[node.attr]}")
-        elif isinstance(node, ast.Attribute) and node.attr in BANNED_CALLS:
-            found.append(f"line {node.lineno}: {BANNED_CALLS[node.attr]}")
-        elif isinstance(node, (ast.Name, ast.Attribute)) and getattr(node, "id", getattr(node, "attr", "")) in DYNAMIC:
-            name = getattr(node, "id", None) or node.attr
-            found.append(f"line {node.lineno}: {name} (dynamic access hides what is called; not allowed here)")
-    return found
+def _function_node(source: str):
+    """The first function or class defined in source (all of it, methods included)."""
+    tree = parse(source)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return node
+    return tree
 
 
 def definition_source(sources: list[str], name: str) -> str | None:
