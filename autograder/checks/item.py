@@ -69,7 +69,7 @@ def exception_verdict(name: str, case: Case, outcome) -> Verdict:
     """A raised exception: not implemented yet is a fail, anything else an error."""
     if outcome.error[0] == "NotImplementedError":
         return Verdict(FAILED, f"{name} is not implemented yet (it raised NotImplementedError).")
-    return Verdict(ERROR, f"{name} raised {outcome.describe_exception()} on {case.label}.")
+    return Verdict(ERROR, f"{name} raised an error on {case.label}: {outcome.describe_exception()}")
 
 
 def _module_globals(obj):
