@@ -7,6 +7,7 @@ lists it only where its notebook says so: the rules block is generated from thes
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -90,3 +91,38 @@ def statement(items: dict) -> str:
     lines += ["", "Everything else is allowed, e.g. `torch.where`, `torch.maximum`, `clamp`, `gather`, "
               "`scatter_`, one-hot masks, type annotations and prints.", END]
     return "\n".join(lines)
+
+
+def _notebook(assignment: str):
+    from ..grading.course import SOURCE
+    return SOURCE / assignment / f"{assignment}.ipynb"
+
+
+def _with_statement(assignment: str) -> tuple[str, str]:
+    """(the source notebook's text, the same with its rules block regenerated)."""
+    from . import items
+    path = _notebook(assignment)
+    text = path.read_text()
+    nb = json.loads(text)
+    block = statement(items(assignment))
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if BEGIN in source and END in source:
+            head, rest = source.split(BEGIN, 1)
+            cell["source"] = (head + block + rest.split(END, 1)[1]).splitlines(keepends=True)
+            return text, json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    raise ValueError(f"{path}: no rules block ({BEGIN} ... {END}) in any cell")
+
+
+def write_statements(assignments) -> None:
+    """Regenerate the rules block of each source notebook (make release runs this first)."""
+    for assignment in assignments:
+        old, new = _with_statement(assignment)
+        if new != old:
+            _notebook(assignment).write_text(new)
+
+
+def stale_statements(assignments) -> list[str]:
+    """Source notebooks whose rules block is not what the grader checks (make check-release)."""
+    return [f"assignments/{a}: its rules block differs from autograder/checks/rules.py (run make release)"
+            for a in assignments if len(set(_with_statement(a))) > 1]
