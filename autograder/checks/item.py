@@ -53,15 +53,15 @@ def static_problems(item: Item, source: str | None, sources=()) -> str | None:
     uses = rule_uses(sources, item.name, item.rules, skip=item.helpers, source=source)
     if not uses:
         return None
-    rule = uses[0].rule
+    rule = next(r for r in item.rules if any(u.rule is r for u in uses))  # the most specific first
     same = [u for u in uses if u.rule is rule][:3]
     verb = "call" if all(u.call for u in same) else "use"
-    whats = list(dict.fromkeys(u.what for u in same))
+    whats = [w if " " in w else f"`{w}`" for w in dict.fromkeys(u.what for u in same)]  # code in backticks
     where = "; ".join(f"line {u.line}" + (f" `{u.text}`" if u.text else "") + (f" ({u.via})" if u.via else "")
                       for u in same)
     more = len({u.rule.key for u in uses if (u.line, u.what, u.via) not in {(s.line, s.what, s.via) for s in same}}
                - {rule.key})
-    return (f"`{item.name}` may not {verb} " + ", ".join(f"`{w}`" for w in whats)
+    return (f"`{item.name}` may not {verb} " + ", ".join(whats)
             + f" ({rule.reason}): {where}" + (f" (and breaks {more} more rule{'s' * (more > 1)})" if more else ""))
 
 

@@ -40,7 +40,7 @@ class Rule:
 NO_AUTOGRAD = Rule(
     "no_autograd", "no autograd", "`torch.autograd`, `torch.func`, `.backward()`, `.grad`, "
     "`requires_grad`, `torch.enable_grad`",
-    "flat backprop: the notebook asks you to compute every gradient by hand",
+    "flat backprop: the notebook asks you to compute every gradient by hand, without autograd",
     names=("torch.autograd", "torch.func", "torch.enable_grad", "torch.set_grad_enabled"),
     parts=("backward", "grad", "requires_grad", "requires_grad_", "retain_grad", "register_hook",
            "grad_fn", "autograd"),
