@@ -117,7 +117,7 @@ def _top_level(tree):
 class Module:
     """What the student's cells define at top level: aliases, functions (their node and cell)."""
     env: dict
-    functions: dict   # name -> (node, cell source)
+    functions: dict   # name -> (node, cell source) of functions, classes and other values
 
 
 def module_of(sources) -> Module:
@@ -140,6 +140,8 @@ def module_of(sources) -> Module:
                         functions[target.id] = (node.value, source)
                     elif value := Scope(env, functions).resolve(node.value):
                         env[target.id] = value
+                    else:  # data a function may read: OPS = {"act": torch.relu}
+                        functions[target.id] = (node, source)
     for star in stars:  # from torch import *: relu means torch.relu
         for name in ("relu", "relu_", "autograd", "nn", "func", "enable_grad", "set_grad_enabled"):
             env.setdefault(name, f"{star}.{name}")

@@ -149,6 +149,20 @@ def test_a_helper_in_another_cell_is_followed():
     assert rule_uses([helper, graded], "f", FLAT, skip={"act"}) == []  # a function the grader lends
 
 
+def test_a_banned_function_kept_in_a_global_is_found():
+    """OPS = {"act": torch.relu} in another cell, then OPS["act"](x): the value is read too."""
+    cells = ["OPS = {'act': torch.relu}\nSCALE = 2.0\n", "def f(x):\n    return OPS['act'](x) * SCALE\n"]
+    (use,) = [u for u in rule_uses(cells, "f", FLAT) if u.rule.key == "no_torch_relu"]
+    assert use.what == "torch.relu" and "`OPS`" in use.via
+    assert rule_uses(["SCALE = 2.0\n", "def f(x):\n    return x * SCALE\n"], "f", FLAT) == []
+
+
+def test_a_helper_class_is_read_too():
+    """A staticmethod holding torch.relu on a class of another cell."""
+    cells = ["class H:\n    act = staticmethod(torch.relu)\n", "def f(x):\n    return H.act(x)\n"]
+    assert "torch.relu" in [u.what for u in rule_uses(cells, "f", FLAT)]
+
+
 def test_a_loop_in_a_helper_breaks_vectorized():
     """Is calling the loop version from the vectorized one caught?"""
     naive = "def naive(x):\n    for i in range(3):\n        pass\n    return x\n"
