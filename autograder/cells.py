@@ -66,13 +66,34 @@ NEWER = ((re.compile(r"^\s*type\s+[A-Za-z_]\w*\s*(\[.*\])?\s*="), "3.12",
           "generic parameters in brackets (PEP 695)", "drop the `[T]` and use `typing.TypeVar`"))
 
 
+FSTRING = re.compile(r"""(?i)(?<!\w)(?:rf|fr|f)('''|\"\"\"|'|")""")
+
+
+def _reuses_quotes(line: str) -> bool:
+    """Does an f-string on this line hold its own quote, a backslash or a # inside {}? (PEP 701)"""
+    for start in FSTRING.finditer(line):
+        quote, i, depth = start.group(1), start.end(), 0
+        while i < len(line) and not (depth == 0 and line.startswith(quote, i)):
+            if depth == 0 and line.startswith("{{", i):
+                i += 2
+                continue
+            if line[i] == "{":
+                depth += 1
+            elif line[i] == "}" and depth:
+                depth -= 1
+            elif depth and (line[i] == quote[0] or line[i] in "\\#"):
+                return True
+            i += 1
+    return False
+
+
 def newer_syntax(exc: SyntaxError) -> str:
     """A hint when a SyntaxError comes from syntax newer than this Python, else ''."""
     here = f"Python {platform.python_version()}"
     if sys.version_info >= (3, 12):
         return ""
     line, message = exc.text or "", str(exc.msg or "")
-    if "f-string" in message:
+    if "f-string" in message and _reuses_quotes(line):
         return (f"this f-string needs Python 3.12 (quotes of the same kind, a backslash or a # inside "
                 f"its braces); the notebook is graded with {here}: use the other kind of quote inside "
                 "the braces, e.g. f\"{d['key']}\", and move backslashes out of them")

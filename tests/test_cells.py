@@ -100,6 +100,10 @@ def test_newer_syntax_says_which_python_grades_and_what_to_change(session, name)
 
 
 def test_plain_syntax_errors_get_no_version_hint(session):
+    """An unclosed bracket or a bad f-string conversion is wrong in every Python: no version talk."""
     reply = session().exec_cell("c", "x = (1,\n")
     assert reply["error"][0] == "SyntaxError" and "Python" not in reply["error"][1]
     assert reply["where"] == "cell c line 1: `x = (1,`"
+    reply = session().exec_cell("d", 'a = 1\nx = f"{a!z}"\n')
+    assert reply["error"][0] == "SyntaxError" and "f-string" in reply["error"][1]
+    assert "Python" not in reply["error"][1]
