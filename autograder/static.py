@@ -8,12 +8,13 @@ other cells that the graded function uses are read too.
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import textwrap
 from dataclasses import dataclass
 
-from .names import IMPORTERS, Module, const, local_scope, module_of, parse
+from .names import IMPORTERS, Module, Scope, const, local_scope, module_of, parse
 
 LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
               ast.GeneratorExp)
@@ -55,11 +56,12 @@ def _line(source: str, lineno: int) -> str:
     return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
 
 
-def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list]:
-    """Uses of banned things in one function (or class) node; and the student's functions it names."""
+def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list, set]:
+    """Uses of banned things in one function (or class) node; the student's functions it names;
+    and the names it reads that no cell defines where the grader can see it."""
     scope = local_scope(node, module)
     parents = {id(c): p for p in ast.walk(node) for c in ast.iter_child_nodes(p)}
-    found, called = [], []
+    found, called, free = [], [], set()
 
     def add(rule, what, at, is_call=False):
         found.append(Use(rule, what, at.lineno, _line(source, at.lineno), is_call))
@@ -74,6 +76,9 @@ def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list]:
         if isinstance(child, ast.Name) and child.id in module.functions and child.id not in scope.env \
                 and child.id not in scope.shadowed:
             called.append((child.id, child.lineno))
+        elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and scope.resolve(child) is None \
+                and child.id not in scope.shadowed and child.id not in module.functions:
+            free.add(child.id)
         if isinstance(child, ast.keyword) and child.arg:
             literal_false = isinstance(child.value, ast.Constant) and child.value.value is False
             for rule in rules:
@@ -108,7 +113,24 @@ def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list]:
             for rule in rules:
                 if rule.hidden:
                     add(rule, "sys.modules[...] with a computed name", child)
-    return found, called
+    return found, called, free
+
+
+def _hidden_definitions(sources, module: Module) -> list[tuple]:
+    """(line, text, what) of top-level statements that may define names unseen: exec("def act..."),
+    globals()["act"] = ..., setattr(module, ...)."""
+    scope, out = Scope(module.env, module.functions), []
+    for source in sources:
+        try:
+            tree = parse(source)
+        except SyntaxError:
+            continue
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                for c in ast.walk(stmt):
+                    if isinstance(c, ast.Call) and (f := scope.resolve(c.func)) in HIDING | {"builtins.setattr"}:
+                        out.append((stmt.lineno, _line(source, stmt.lineno), f"{f.split('.')[-1]}()"))
+    return out
 
 
 def rule_uses(sources, name: str, rules, skip=(), source: str | None = None) -> list[Use]:
@@ -136,16 +158,21 @@ def rule_uses(sources, name: str, rules, skip=(), source: str | None = None) -> 
         module = module_of([*sources, source])
     else:
         return []
-    found, seen, todo = [], {name, *skip}, [(node, text, name, "")]
+    found, seen, todo, free = [], {name, *skip}, [(node, text, name, "")], set()
     while todo:
         node, text, owner, via = todo.pop(0)
-        uses, called = _uses_in(node, text, module, rules)
+        uses, called, unseen = _uses_in(node, text, module, rules)
         found += [Use(u.rule, u.what, u.line, u.text, u.call, via) for u in uses]
+        free |= unseen
         for helper, at in called:
             if helper not in seen and len(seen) < 50:
                 seen.add(helper)
                 hnode, htext = module.functions[helper]
                 todo.append((hnode, htext, helper, f"in `{helper}`, which `{owner}` uses at line {at}"))
+    for rule in [r for r in rules if r.hidden and free]:  # a name it reads may come from exec(...)
+        names = ", ".join(f"`{n}`" for n in sorted(free)[:3])
+        found += [Use(rule, what, line, text, via=f"at the top of a cell, where {names} may come from")
+                  for line, text, what in _hidden_definitions(sources, module)]
     unique = {(u.rule.key, u.what, u.line, u.via): u for u in found}
     return sorted(unique.values(), key=lambda u: (bool(u.via), u.line))
 

@@ -163,6 +163,15 @@ def test_a_helper_class_is_read_too():
     assert "torch.relu" in [u.what for u in rule_uses(cells, "f", FLAT)]
 
 
+def test_a_helper_made_by_exec_in_another_cell_is_found():
+    """exec("def act(t): return torch.relu(t)") hides act from a reader: the exec is reported."""
+    cells = ["exec('def act(t):\\n    return torch.re' + 'lu(t)')\n", "def f(x):\n    return act(x)\n"]
+    (use,) = rule_uses(cells, "f", FLAT)
+    assert use.what == "exec()" and use.line == 1 and "`act`" in use.via
+    honest = ["print(globals().keys())\n", "def f(x):\n    return x.clamp(min=0)\n"]
+    assert rule_uses(honest, "f", FLAT) == []  # the function reads nothing it could have defined
+
+
 def test_a_loop_in_a_helper_breaks_vectorized():
     """Is calling the loop version from the vectorized one caught?"""
     naive = "def naive(x):\n    for i in range(3):\n        pass\n    return x\n"

@@ -115,6 +115,11 @@ TWO_LAYER_ALONE = [
     Entry("rules-bad-forward-enable-grad", ("nn_forward_pass",), edits=(
         (FWD, RELU, RELU + "\n    with torch.enable_grad():\n        pass"),),
           messages={"nn_forward_pass": "torch.enable_grad"}, note="autograd switched back on"),
+    Entry("rules-bad-backward-relu-in-a-dict", ("nn_forward_backward",), edits=(
+        (FWD, "    return scores, hidden\n", "    return scores, hidden\n\n\nOPS = {'act': torch.relu}\n"),
+        (FWD_BWD, FWD_CALL, "hidden = OPS['act'](X.mm(params['W1']) + params['b1'])\n"
+                            "    scores = hidden.mm(W2) + params['b2']")),
+          messages={"nn_forward_backward": "in `OPS`"}, note="torch.relu kept in a dict of another cell"),
     Entry("rules-bad-forward-tensor-relu", ("nn_forward_pass",), edits=((FWD, RELU, "hidden = torch.Tensor.relu(pre)"),),
           messages={"nn_forward_pass": "torch.Tensor.relu"}, note="the unbound method"),
     Entry("rules-bad-backward-relu-method", ("nn_forward_backward",), edits=(
@@ -137,6 +142,10 @@ BASICS_ALONE = [
     Entry("rules-bad-relu-backward-computed-getattr", ("relu_backward",), edits=(
         (RELU_BWD, RELU_MASK, "grad_x = getattr(torch, 'wh' + 'ere')(x > 0, grad_y, torch.zeros_like(grad_y))"),),
           messages={"relu_backward": "computed name"}, note="a harmless call, hidden: the grader cannot read it"),
+    Entry("rules-bad-relu-backward-exec-helper", ("relu_backward",), edits=(
+        (RELU_BWD, "def relu_backward(", "exec('def _open(x):\\n    return torch.re' + 'lu(x) > 0')\n\n\ndef relu_backward("),
+        (RELU_BWD, RELU_MASK, "grad_x = grad_y * _open(x)")),
+          messages={"relu_backward": "exec()"}, note="a helper defined by exec, out of a reader's sight"),
     Entry("rules-bad-relu-function-F-relu", ("ReLU",), edits=(
         (RELU_FN, RELU_FORWARD, "return torch.nn.functional.relu(x)"),),
           messages={"ReLU": "torch.nn.functional.relu"}, note="F.relu in the ReLU Function"),
