@@ -58,7 +58,7 @@ def _line(source: str, lineno: int) -> str:
 
 def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list, set]:
     """Uses of banned things in one function (or class) node; the student's functions it names;
-    and the names it reads that no cell defines where the grader can see it."""
+    and the functions it calls that no cell of theirs defines where the grader can see it."""
     scope = local_scope(node, module)
     parents = {id(c): p for p in ast.walk(node) for c in ast.iter_child_nodes(p)}
     found, called, free = [], [], set()
@@ -76,9 +76,9 @@ def _uses_in(node, source: str, module: Module, rules) -> tuple[list, list, set]
         if isinstance(child, ast.Name) and child.id in module.functions and child.id not in scope.env \
                 and child.id not in scope.shadowed:
             called.append((child.id, child.lineno))
-        elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load) and scope.resolve(child) is None \
+        elif is_call and isinstance(child, ast.Name) and scope.resolve(child) is None \
                 and child.id not in scope.shadowed and child.id not in module.functions:
-            free.add(child.id)
+            free.add(child.id)  # a function no cell of theirs defines (the notebook's own, or exec's)
         if isinstance(child, ast.keyword) and child.arg:
             literal_false = isinstance(child.value, ast.Constant) and child.value.value is False
             for rule in rules:
