@@ -107,3 +107,9 @@ def test_plain_syntax_errors_get_no_version_hint(session):
     reply = session().exec_cell("d", 'a = 1\nx = f"{a!z}"\n')
     assert reply["error"][0] == "SyntaxError" and "f-string" in reply["error"][1]
     assert "Python" not in reply["error"][1]
+
+
+def test_a_forged_syntax_error_still_gets_a_verdict(session):
+    """A SyntaxError raised by hand with odd fields is reported, not a crash of the clean room."""
+    reply = session().exec_cell("c", "e = SyntaxError('x')\ne.text = 42\ne.lineno = 'one'\nraise e\n")
+    assert reply["error"][0] == "SyntaxError"

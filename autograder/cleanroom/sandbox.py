@@ -96,7 +96,10 @@ def run_cell(ns: dict, msg: dict) -> dict:
         code = COMPILE(msg["source"], msg["cell"])
         exec(code, ns)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
-        return {"error": list(_cell_error(exc)), "where": _cell_line(exc, msg["cell"])}
+        try:  # a SyntaxError the student raised by hand may carry anything in its fields
+            return {"error": list(_cell_error(exc)), "where": _cell_line(exc, msg["cell"])}
+        except Exception:  # noqa: BLE001
+            return {"error": list(error_of(exc)), "where": ""}
     return {}
 
 
