@@ -14,7 +14,8 @@ from typing import Callable
 import torch
 
 from ..calls import call, seed
-from ..static import banned_uses, function_source, loops
+from ..static import function_source, rule_uses
+from .rules import NO_AUTOGRAD, Rule
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 
 
@@ -33,8 +34,7 @@ class Item:
     name: str
     cases: Callable[[], list]
     judge: Callable[[Case, object], str | None]
-    no_loops: bool = False      # vectorized: no Python loop or comprehension allowed
-    flat_backprop: bool = False  # gradients by hand: no autograd, torch.nn, torch.relu
+    rules: tuple[Rule, ...] = ()  # source rules its notebook states (checks.rules)
     no_grad: bool = True
     helpers: dict = field(default_factory=dict)  # grader versions of functions fn calls
     adapter: Callable | None = None  # turns what was submitted (e.g. a class) into a callable
@@ -42,26 +42,34 @@ class Item:
     passed: str = "all hidden tests passed"
 
 
-def static_problems(item: Item, source: str | None) -> str | None:
-    """What the source breaks of the item's rules, or None."""
-    if source is None:
+def static_problems(item: Item, source: str | None, sources=()) -> str | None:
+    """What the source breaks of the item's rules, or None.
+
+    source: the function's text; sources: the student's cells (where its helpers live)."""
+    if source is None and not sources:
         return None  # nothing to read (e.g. a builtin); the numeric checks still apply
-    if item.static and (problem := item.static(source)):
+    if item.static and source and (problem := item.static(source)):
         return problem
-    if item.flat_backprop and (uses := banned_uses(source)):
-        return (f"{item.name} must compute gradients by hand (flat backprop), but uses "
-                + "; ".join(uses[:3]))
-    if item.no_loops and (found := loops(source)):
-        return (f"{item.name} must be vectorized (no Python loops or comprehensions), "
-                f"but has: " + "; ".join(found[:3]))
-    return None
+    uses = rule_uses(sources, item.name, item.rules, skip=item.helpers, source=source)
+    if not uses:
+        return None
+    rule = next(r for r in item.rules if any(u.rule is r for u in uses))  # the most specific first
+    same = [u for u in uses if u.rule is rule][:3]
+    verb = "call" if all(u.call for u in same) else "use"
+    whats = [w if " " in w else f"`{w}`" for w in dict.fromkeys(u.what for u in same)]  # code in backticks
+    where = "; ".join(f"line {u.line}" + (f" `{u.text}`" if u.text else "") + (f" ({u.via})" if u.via else "")
+                      for u in same)
+    more = len({u.rule.key for u in uses if (u.line, u.what, u.via) not in {(s.line, s.what, s.via) for s in same}}
+               - {rule.key})
+    return (f"`{item.name}` may not {verb} " + ", ".join(whats)
+            + f" ({rule.reason}): {where}" + (f" (and breaks {more} more rule{'s' * (more > 1)})" if more else ""))
 
 
 def exception_verdict(name: str, case: Case, outcome) -> Verdict:
     """A raised exception: not implemented yet is a fail, anything else an error."""
     if outcome.error[0] == "NotImplementedError":
         return Verdict(FAILED, f"{name} is not implemented yet (it raised NotImplementedError).")
-    return Verdict(ERROR, f"{name} raised {outcome.describe_exception()} on {case.label}.")
+    return Verdict(ERROR, f"{name} raised an error on {case.label}: {outcome.describe_exception()}")
 
 
 def _module_globals(obj):
@@ -76,7 +84,9 @@ def item_seed(item: Item) -> int:
 
 
 class Submission:
-    """Where a student's functions live: problem(name), source(name), call(item, case)."""
+    """Where a student's functions live: problem(name), source(name), call(item, case).
+    sources: the student's cells, for the static checks to follow helpers (none in-process)."""
+    sources: list = []
 
 
 class LocalSubmission(Submission):
@@ -112,7 +122,7 @@ def run(item: Item, fn) -> Verdict:
     submission = fn if isinstance(fn, Submission) else LocalSubmission(fn)
     if problem := submission.problem(item.name):
         return Verdict(ERROR, problem)
-    if problem := static_problems(item, submission.source(item.name)):
+    if problem := static_problems(item, submission.source(item.name), submission.sources):
         return Verdict(FAILED, problem)
     seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     for case in item.cases():
@@ -121,7 +131,7 @@ def run(item: Item, fn) -> Verdict:
             return stopped_verdict(item, case, outcome)
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
-        if item.flat_backprop and outcome.used_autograd:
+        if NO_AUTOGRAD in item.rules and outcome.used_autograd:
             return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
                                    "flat backprop computes every gradient by hand")
         if problem := item.judge(case, outcome):

@@ -14,6 +14,7 @@ from ..calls import seed
 from .adapters import shipped
 from .item import Case, Item
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
+from .rules import AUTOGRAD_AND_NN, NO_LOOPS
 from .points import away_from_kinks, devices, visible_reg
 
 SEED = 2024
@@ -70,7 +71,7 @@ def loss_judge(reference):
 
 def loss_item(name: str, reference, hinge: bool, vectorized: bool) -> Item:
     return Item(name, lambda: loss_cases(reference, hinge), loss_judge(reference),
-                no_loops=vectorized, flat_backprop=True,
+                rules=((NO_LOOPS,) if vectorized else ()) + AUTOGRAD_AND_NN,
                 passed="loss and dW match the grader's float64 numerics on every hidden case")
 
 

@@ -22,6 +22,7 @@ import sys
 import torch
 
 from ..calls import call, error_of, seed, write_back
+from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
 from . import codec, confinement, landlock
 
@@ -87,23 +88,36 @@ def resolver(sock):
     return resolve
 
 
+COMPILE = CellCompiler()  # one per sandbox process: the notebook's __future__ imports carry over
+
+
 def run_cell(ns: dict, msg: dict) -> dict:
     try:
-        code = compile(msg["source"], f"<cell {msg['cell']}>", "exec")
+        code = COMPILE(msg["source"], msg["cell"])
         exec(code, ns)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
-        line = exc.lineno if isinstance(exc, SyntaxError) else _cell_line(exc)
-        return {"error": list(error_of(exc)), "where": f"line {line}" if line else ""}
+        try:  # a SyntaxError the student raised by hand may carry anything in its fields
+            return {"error": list(_cell_error(exc)), "where": _cell_line(exc, msg["cell"])}
+        except Exception:  # noqa: BLE001
+            return {"error": list(error_of(exc)), "where": ""}
     return {}
 
 
-def _cell_line(exc: BaseException):
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("<cell "):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+def _cell_error(exc: BaseException) -> tuple:
+    kind, text = error_of(exc)
+    if isinstance(exc, SyntaxError):
+        text = exc.msg if exc.msg else text  # the place goes in `where`
+        if hint := newer_syntax(exc):
+            text = f"{text}: {hint}"
+    return kind, text
+
+
+def _cell_line(exc: BaseException, cell: str) -> str:
+    """Where in the student's cells: 'cell c line 3: `text`' (the deepest frame of theirs)."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        text = (exc.text or "").strip()
+        return f"cell {cell} line {exc.lineno}" + (f": `{text}`" if text else "")
+    return student_frame(exc)
 
 
 def run_call(ns: dict, msg: dict, sock) -> dict:

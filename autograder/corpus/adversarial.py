@@ -139,7 +139,7 @@ def _true_gradient(W, X, y, reg):
 
 def softmax_loss_naive(W, X, y, reg):
     return _true_gradient(W, X, y, reg)
-'''}, messages={"softmax_loss_naive": "autograd graph"}),
+'''}, messages={"softmax_loss_naive": "in `_true_gradient`"}),
     # --- time, crashes, memory, output -------------------------------------------------------
     Entry("adv-swallows-interrupt", ("train_linear_classifier",), statuses={"train_linear_classifier": "timeout"},
           edits=(inside(TRAIN, """
