@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 import textwrap
+
+from .bytecache import bytes_cache
 
 LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
               ast.GeneratorExp)
@@ -19,7 +20,7 @@ DYNAMIC = {"getattr", "setattr", "eval", "exec", "compile", "__import__", "globa
            "importlib", "__dict__", "__getattribute__", "autograd"}
 
 
-@functools.lru_cache(maxsize=1024)
+@bytes_cache(2_000_000)  # parse trees of at most ~2M characters of source
 def parse(source: str) -> ast.Module:
     """ast.parse, once per source text: every item of a notebook reads the same cells.
     The trees are shared: read them, never change them."""
@@ -78,7 +79,7 @@ def definition_source(sources: list[str], name: str) -> str | None:
     return textwrap.dedent(found) if found else None
 
 
-@functools.lru_cache(maxsize=1024)
+@bytes_cache(4_000_000)
 def _definitions(source: str) -> dict[str, str]:
     """name -> source text (decorators included) of each top-level def/class; the last wins."""
     out = {}

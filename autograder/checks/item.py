@@ -124,6 +124,16 @@ def run(item: Item, fn) -> Verdict:
         if item.flat_backprop and outcome.used_autograd:
             return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
                                    "flat backprop computes every gradient by hand")
-        if problem := item.judge(case, outcome):
+        if problem := judged(item, case, outcome):
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     return Verdict(PASSED, f"{item.name}: {item.passed}.")
+
+
+def judged(item: Item, case: Case, outcome) -> str | None:
+    """item.judge, except that a judge tripping over a value the student's code returned (a
+    complex loss, a history of strings) fails this item only, with what it tripped over."""
+    try:
+        return item.judge(case, outcome)
+    except Exception as exc:  # noqa: BLE001 (the value came from the student's process)
+        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        return f"the grader could not read the returned value: {text[:300]}"

@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from . import failures, workers
 from .course import SOURCE, Course, assignments
 from ..submission import find_notebook
-from ..verdict import ERROR
+from ..verdict import ERROR, TIMEOUT
 from .results import COLUMNS, failed_notebook, load_notebook, read_items
+from .watchpool import WorkerStopped
 
 @dataclass
 class GradeRun:
@@ -88,7 +89,7 @@ def start_workers(run: GradeRun, generate: list = ()):
     with assignments to generate, the future of that job, which a worker takes first."""
     if run.pool is not None:
         return None
-    run.pool = workers.pool(run.course, run.jobs)
+    run.pool = workers.pool(run.course, run.jobs, log=run.log)
     made = run.pool.submit(workers.generate, list(generate)) if generate else None
     for _ in range(max(1, run.jobs)):
         run.pool.submit(workers.warm_up)
@@ -130,17 +131,26 @@ def autograde(run: GradeRun) -> None:
     futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
     for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
                        unit="notebook", file=sys.stderr):
-        student, assignment, status, message, rows = outcome_of(future, futures, todo)
+        student, assignment, status, message, rows = outcome_of(future, futures, todo, run.course)
         record(run, student, assignment, status, message, rows)
         if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
             write_stamp(run.course, student, assignment, status, message)
 
 
-def outcome_of(future, futures, todo):
-    """A worker's result; a worker that died leaves its submission unresolved, never zero."""
+def outcome_of(future, futures, todo, course=None):
+    """A worker's result. The watchdog's verdicts: a submission that held its worker too long
+    is a timeout, one that made it grow too big an error (every item, score 0); a worker that
+    died leaves its submission unresolved, never zero."""
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 (BrokenProcessPool and the like)
+    except WorkerStopped as stop:
+        s, a, _ = todo[futures.index(future)]
+        if stop.kind == "died":
+            return s, a, failures.UNRESOLVED, f"the grading worker failed: {stop.message}"[:300], []
+        status = TIMEOUT if stop.kind == "timeout" else ERROR
+        rows = failed_notebook(course.db_url, a, s, status, stop.message) if course is not None else []
+        return s, a, status, stop.message, rows
+    except Exception as exc:  # noqa: BLE001 (the worker's own failure, reported)
         s, a, _ = todo[futures.index(future)]
         reason = f"the grading worker failed: {type(exc).__name__}: {exc}"[:300]
         return s, a, failures.UNRESOLVED, reason, []
