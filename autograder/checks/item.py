@@ -16,6 +16,7 @@ import torch
 from ..calls import call, seed
 from ..static import banned_uses, function_source, loops
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
+from .outputs import describe
 
 
 @dataclass
@@ -136,4 +137,13 @@ def judged(item: Item, case: Case, outcome) -> str | None:
         return item.judge(case, outcome)
     except Exception as exc:  # noqa: BLE001 (the value came from the student's process)
         text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-        return f"the grader could not read the returned value: {text[:300]}"
+        return f"the grader could not read the returned value ({_kind(outcome.value)}): {text[:300]}"
+
+
+def _kind(value) -> str:
+    """What came back, in a few words: "a tensor (), complex64, cpu", "a tuple of 2"."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor {describe(value)}"
+    if isinstance(value, (tuple, list, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"

@@ -21,6 +21,7 @@ import re
 import socket
 import struct
 import time
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ MAX_DEPTH = 40              # nesting of containers
 MAX_STRING = 100_000        # characters of one string
 MAX_HEADER = 16 * 2**20     # bytes of a message's JSON (tensors travel as buffers, not JSON)
 MAX_NODES = 500_000         # values decoded from one message
-MAX_OPAQUE_TYPES = 512      # placeholder classes made per process; later names share one
+MAX_OPAQUE_TYPES = 64      # new placeholder classes one message may make; later names share one
 DTYPES = {str(t).replace("torch.", ""): t for t in (
     torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
     torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
@@ -49,22 +50,28 @@ class Opaque:
     """Stands for an object that cannot cross: only its type name is kept."""
 
 
-_OPAQUE_TYPES: dict[str, type] = {}
+def safe_name(name) -> str:
+    return re.sub(r"\W", "_", str(name))[:60] or "object"
 
 
-def opaque(type_name: str) -> Opaque:
+_OPAQUE_TYPES: OrderedDict[str, type] = OrderedDict()  # the last 256 names' classes, reused
+
+
+def opaque(type_name: str, new_allowed: bool = True) -> Opaque:
     """A placeholder whose type is named like the original's (a check can say "got a generator").
 
-    One class per name, and at most MAX_OPAQUE_TYPES names: a reply of 300,000 objects of
-    different made-up types costs 300,000 small instances, not 300,000 classes."""
-    name = re.sub(r"\W", "_", str(type_name))[:60] or "object"
+    One class per name, not per object; a name not seen lately gets a class only while
+    new_allowed (the decoder allows MAX_OPAQUE_TYPES per message), else it is an "object":
+    300,000 objects of made-up types cost 300,000 small instances, not 300,000 classes."""
+    name = safe_name(type_name)
+    if name not in _OPAQUE_TYPES and not new_allowed:
+        name = "object"
     kind = _OPAQUE_TYPES.get(name)
     if kind is None:
-        if len(_OPAQUE_TYPES) >= MAX_OPAQUE_TYPES:
-            name = "object"
-            kind = _OPAQUE_TYPES.get(name)
-        if kind is None:
-            kind = _OPAQUE_TYPES[name] = type(name, (Opaque,), {"__repr__": lambda self, n=name: f"<{n} object>"})
+        kind = _OPAQUE_TYPES[name] = type(name, (Opaque,), {"__repr__": lambda self, n=name: f"<{n} object>"})
+        if len(_OPAQUE_TYPES) > 256:
+            _OPAQUE_TYPES.popitem(last=False)
+    _OPAQUE_TYPES.move_to_end(name)
     return kind()
 
 
@@ -131,6 +138,7 @@ class Encoder:
 class Decoder:
     def __init__(self, buffers: list[bytes], resolve=None, max_nodes: int = MAX_NODES):
         self.buffers, self.resolve, self.budget = buffers, resolve, max_nodes
+        self.new_types = MAX_OPAQUE_TYPES  # placeholders: at most this many may need a new class
 
     def decode(self, node, depth: int = 0):
         if depth > MAX_DEPTH + 2:
@@ -166,7 +174,10 @@ class Decoder:
         if "$device" in node:
             return torch.device(str(node["$device"])[:20])
         if "$opaque" in node:
-            return opaque(node["$opaque"])
+            name = safe_name(node["$opaque"])
+            if name not in _OPAQUE_TYPES:
+                self.new_types -= 1
+            return opaque(name, new_allowed=self.new_types >= 0)
         if self.resolve is not None:
             return self.resolve(node, self)
         raise ProtocolError(f"unknown reference {sorted(node)[:3]}")

@@ -70,16 +70,16 @@ def _serve(conn, initializer, initargs) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, initializer, initargs):
+    def __init__(self, ctx, initializer, initargs, start_limit: float):
         self.conn, theirs = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_serve, args=(theirs, initializer, initargs), daemon=True)
         self.proc.start()
         theirs.close()
         self.task = None          # (future, limit, deadline) while busy
-        self.served = 0
+        self.served, self.start_limit = 0, start_limit
 
     def give(self, future: Future, fn, args, limit: float) -> None:
-        extra = START_LIMIT if self.served == 0 else 0.0  # its first task waits for its start-up
+        extra = self.start_limit if self.served == 0 else 0.0  # its first task waits for its start-up
         self.task = (future, limit, time.monotonic() + limit + extra)
         self.conn.send((fn, args))
 
@@ -96,16 +96,17 @@ class WatchedPool:
     """submit(fn, *args, limit=...) -> Future, like ProcessPoolExecutor; tasks never hang."""
 
     def __init__(self, jobs: int, ctx, initializer=None, initargs=(), task_limit: float = 900.0,
-                 memory_mb: float = 3072, max_tasks: int = 1000, log=None):
+                 memory_mb: float = 3072, max_tasks: int = 1000, log=None, start_limit: float = START_LIMIT):
         self.ctx, self.initializer, self.initargs = ctx, initializer, initargs
         self.task_limit, self.memory_mb, self.max_tasks = task_limit, memory_mb, max_tasks
+        self.start_limit = start_limit
         self.log = log or (lambda message: None)
         self.pending: collections.deque = collections.deque()
         self.lock = threading.Lock()
         self.wake_r, self.wake_w = socket.socketpair()
         self.closing = False
         self.failed_starts = 0
-        self.workers = [_Worker(ctx, initializer, initargs) for _ in range(max(1, jobs))]
+        self.workers = [self._new() for _ in range(max(1, jobs))]
         self.thread = threading.Thread(target=self._watch, name="flatgrad-watchdog", daemon=True)
         self.thread.start()
 
@@ -251,5 +252,8 @@ class WatchedPool:
                     old.proc.kill()
                 old.conn.close()
             threading.Thread(target=reap, daemon=True).start()
-        self.workers[index] = _Worker(self.ctx, self.initializer, self.initargs)
+        self.workers[index] = self._new()
         return self.workers[index]
+
+    def _new(self) -> _Worker:
+        return _Worker(self.ctx, self.initializer, self.initargs, self.start_limit)
