@@ -105,7 +105,7 @@ for _name in _names:
             TAKEN += 1
 """
 
-LONG_CELL = "# " + "pasted output " * 215_000 + "\n" + SOLVED[SVM_N]  # ~3 MB
+LONG_CELL = "DATA = [\n" + "    0.125, 0.25, 0.5,\n" * 140_000 + "]\n" + SOLVED[SVM_N]  # ~3 MB of pasted numbers
 
 ATTACKS_WIRE = [
     Entry("wire-dribble", (LAST,), statuses={LAST: "timeout"}, replace=DRIBBLE,
