@@ -12,11 +12,11 @@ import signal
 import subprocess
 
 import pytest
+from test_grading import manual_items, read_csv
 
 from autograder.corpus import entries
 from autograder.corpus.attacks_wire import ATTACKS_WIRE
 from autograder.grading.course import REPO
-from test_grading import manual_items, read_csv
 
 A = "linear_classifiers"
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]
@@ -50,7 +50,8 @@ def course_processes(course) -> list[str]:
     left = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue

@@ -17,8 +17,8 @@ import time
 
 import pytest
 import torch
-
 import wire_tasks
+
 from autograder import static
 from autograder.bytecache import bytes_cache
 from autograder.checks.item import Case, Item, run

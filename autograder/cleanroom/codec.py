@@ -241,7 +241,7 @@ def _exactly(sock: socket.socket, n: int, deadline: float | None = None) -> byte
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("the message did not arrive in time")
+                raise TimeoutError("the message did not arrive in time")
             sock.settimeout(left)
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:

@@ -126,7 +126,11 @@ def autograde(run: GradeRun) -> None:
     pool = run.pool
     # feedback of unchanged submissions is rewritten too (it shows manual grades)
     for future in [pool.submit(workers.feedback_one, s, a) for s, a in refresh]:
-        if (problem := future.result()) is not None:
+        try:
+            problem = future.result()
+        except Exception as exc:  # noqa: BLE001 (the watchdog stopped it: the grade itself stands)
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is not None:
             run.log(f"warning: feedback: {problem}")
     futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
     for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
@@ -137,23 +141,22 @@ def autograde(run: GradeRun) -> None:
             write_stamp(run.course, student, assignment, status, message)
 
 
-def outcome_of(future, futures, todo, course=None):
+def outcome_of(future, futures, todo, course):
     """A worker's result. The watchdog's verdicts: a submission that held its worker too long
-    is a timeout, one that made it grow too big an error (every item, score 0); a worker that
-    died leaves its submission unresolved, never zero."""
+    is a timeout, one that grew it too big an error (every item, score 0); a worker that died
+    leaves its submission unresolved, never zero."""
     try:
         return future.result()
     except WorkerStopped as stop:
         s, a, _ = todo[futures.index(future)]
-        if stop.kind == "died":
-            return s, a, failures.UNRESOLVED, f"the grading worker failed: {stop.message}"[:300], []
-        status = TIMEOUT if stop.kind == "timeout" else ERROR
-        rows = failed_notebook(course.db_url, a, s, status, stop.message) if course is not None else []
-        return s, a, status, stop.message, rows
+        if stop.kind != "died":
+            status = TIMEOUT if stop.kind == "timeout" else ERROR
+            return s, a, status, stop.message, failed_notebook(course.db_url, a, s, status, stop.message)
+        reason = f"the grading worker failed: {stop.message}"
     except Exception as exc:  # noqa: BLE001 (the worker's own failure, reported)
         s, a, _ = todo[futures.index(future)]
-        reason = f"the grading worker failed: {type(exc).__name__}: {exc}"[:300]
-        return s, a, failures.UNRESOLVED, reason, []
+        reason = f"the grading worker failed: {type(exc).__name__}: {exc}"
+    return s, a, failures.UNRESOLVED, reason[:300], []
 
 
 def submission_problem(course: Course, student: str, assignment: str) -> str | None:

@@ -16,7 +16,6 @@ named semaphore), and the parent's watchdog thread watches every task:
 from __future__ import annotations
 
 import collections
-import os
 import socket
 import threading
 import time
@@ -192,7 +191,7 @@ class WatchedPool:
                 self._replace(index)
 
     def _collect(self, worker: _Worker) -> None:
-        future, limit, _ = worker.task
+        future = worker.task[0]
         try:
             if not worker.conn.poll():
                 raise EOFError
