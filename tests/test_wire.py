@@ -278,3 +278,21 @@ def test_the_pool_shares_no_semaphore_with_its_workers(pool):
     worker = pool.submit(wire_tasks.pid).result(timeout=120)
     with open(f"/proc/{worker}/maps") as fh:
         assert not re.findall(r"/dev/shm/sem\.", fh.read())
+
+
+def test_the_watchdog_s_verdicts_become_submission_statuses(monkeypatch):
+    """timeout -> timeout, memory -> error (every item at 0), a dead worker -> unresolved."""
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from autograder.grading import pipeline
+    rows = []
+    monkeypatch.setattr(pipeline, "failed_notebook", lambda db, a, s, status, message: rows.append(status) or [status])
+    course = SimpleNamespace(db_url="sqlite://")
+    todo = [("s1", A, None)]
+    expected = {"timeout": (TIMEOUT, [TIMEOUT]), "memory": (ERROR, [ERROR]), "died": ("unresolved", [])}
+    for kind, (status, items) in expected.items():
+        future = Future()
+        future.set_exception(WorkerStopped(kind, f"{kind} happened"))
+        student, assignment, got, message, got_rows = pipeline.outcome_of(future, [future], todo, course)
+        assert (student, assignment, got, got_rows) == ("s1", A, status, items) and f"{kind} happened" in message
