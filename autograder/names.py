@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 from dataclasses import dataclass
+
+from .bytecache import bytes_cache
 
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 # Every notebook's setup cell imports torch; the answer cells may rely on it.
@@ -16,7 +17,7 @@ BASE = {"torch": "torch"}
 IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 
 
-@functools.lru_cache(maxsize=1024)
+@bytes_cache(2_000_000)  # parse trees of at most ~2M characters of source
 def parse(source: str) -> ast.Module:
     """ast.parse, once per source text: every item of a notebook reads the same cells.
     The trees are shared: read them, never change them."""

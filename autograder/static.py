@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import inspect
 import textwrap
 from dataclasses import dataclass
 
+from .bytecache import bytes_cache
 from .names import IMPORTERS, Module, Scope, const, local_scope, module_of, parse
 
 LOOP_NODES = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
@@ -207,7 +207,7 @@ def definition_source(sources: list[str], name: str) -> str | None:
     return textwrap.dedent(found) if found else None
 
 
-@functools.lru_cache(maxsize=1024)
+@bytes_cache(4_000_000)
 def _definitions(source: str) -> dict[str, str]:
     """name -> source text (decorators included) of each top-level def/class; the last wins."""
     out = {}

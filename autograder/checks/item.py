@@ -17,6 +17,7 @@ from ..calls import call, seed
 from ..static import function_source, rule_uses
 from .rules import NO_AUTOGRAD, Rule
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
+from .outputs import describe
 
 
 @dataclass
@@ -134,6 +135,25 @@ def run(item: Item, fn) -> Verdict:
         if NO_AUTOGRAD in item.rules and outcome.used_autograd:
             return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
                                    "flat backprop computes every gradient by hand")
-        if problem := item.judge(case, outcome):
+        if problem := judged(item, case, outcome):
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     return Verdict(PASSED, f"{item.name}: {item.passed}.")
+
+
+def judged(item: Item, case: Case, outcome) -> str | None:
+    """item.judge, except that a judge tripping over a value the student's code returned (a
+    complex loss, a history of strings) fails this item only, with what it tripped over."""
+    try:
+        return item.judge(case, outcome)
+    except Exception as exc:  # noqa: BLE001 (the value came from the student's process)
+        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        return f"the grader could not read the returned value ({_kind(outcome.value)}): {text[:300]}"
+
+
+def _kind(value) -> str:
+    """What came back, in a few words: "a tensor (), complex64, cpu", "a tuple of 2"."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor {describe(value)}"
+    if isinstance(value, (tuple, list, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"

@@ -53,12 +53,15 @@ class CleanRoomGrade(NbGraderPreprocessor):
     memory_limit_mb = Integer(2048, help="Memory (MiB) a student's process may allocate.").tag(config=True)
     file_limit_mb = Integer(64, help="Largest file (MiB) a student's process may write.").tag(config=True)
     output_limit = Integer(20_000, help="Printed characters kept from a student's code.").tag(config=True)
+    answer_cell_limit = Integer(100_000, help="Characters of one answer cell: a longer cell is not run, parsed "
+                                              "or shown in feedback, and its item says so.").tag(config=True)
     landlock = Bool(True, help="Confine the student's process with Linux Landlock where the kernel has it "
                                "(no reading outside its folder and Python's, no network).").tag(config=True)
 
     def limits(self) -> Limits:
         return Limits(cell=self.cell_timeout, call=self.call_timeout, submission=self.notebook_timeout,
-                      memory_mb=self.memory_limit_mb, file_mb=self.file_limit_mb, output_chars=self.output_limit)
+                      memory_mb=self.memory_limit_mb, file_mb=self.file_limit_mb, output_chars=self.output_limit,
+                      answer_chars=self.answer_cell_limit)
 
     def preprocess(self, nb, resources):
         meta = resources["nbgrader"]
@@ -76,6 +79,9 @@ class CleanRoomGrade(NbGraderPreprocessor):
             item = cell.metadata.get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and item in result.verdicts:
                 write_verdict(cell, result.verdicts[item])
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                shorten(cell, self.answer_cell_limit)
         nb.metadata["flatgrad"] = {"notes": result.notes, "landlock": result.landlock}
         # for the class report's slowest notebooks (two clock reads a notebook: no measurable cost)
         nb.metadata["flatgrad"]["seconds"] = round(time.perf_counter() - start, 3)
@@ -109,6 +115,18 @@ class CleanRoomGrade(NbGraderPreprocessor):
 def _read_helpers(folder: str) -> dict:
     """Read once per worker: the source folder does not change during a grading run."""
     return {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).iterdir()) if p.suffix == ".py"}
+
+
+SHOWN = 2000  # characters of a refused answer cell kept in the graded notebook and feedback
+
+
+def shorten(cell, limit: int) -> None:
+    """An answer cell over the limit keeps only its start (feedback would highlight megabytes);
+    the submitted file keeps all of it."""
+    if len(cell.source) > limit:
+        cut = "#" if cell.cell_type == "code" else ""
+        cell.source = (f"{cut} [flatgrad: this answer cell had {len(cell.source):,} characters, over the limit of "
+                       f"{limit:,}; it was not run. Its first {SHOWN:,} characters:]\n" + cell.source[:SHOWN])
 
 
 def write_verdict(cell, verdict) -> None:
