@@ -10,6 +10,7 @@ memory stays bounded whatever the class size.
 from __future__ import annotations
 
 import atexit
+import glob
 import multiprocessing
 import os
 import sys
@@ -115,7 +116,8 @@ def autograde_one(student: str, assignment: str):
     """
     notebook = _course.autograded_notebook(student, assignment)
     try:
-        result = onepass.autograde(_api, assignment, student)  # nbgrader's steps, one conversion
+        # nbgrader globs the student id in its paths: escaped, `[ab]` is that folder, not a and b
+        result = onepass.autograde(_api, assignment, glob.escape(student))  # nbgrader's steps, one conversion
     except Exception as exc:  # noqa: BLE001 (nbgrader itself failed: reported, never a zero)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     log = (result.get("log") or "") + (result.get("error") or "")
@@ -133,7 +135,7 @@ def autograde_one(student: str, assignment: str):
 def feedback_one(student: str, assignment: str) -> str | None:
     """nbgrader generate_feedback for one graded submission; None, or what went wrong."""
     try:
-        result = _api.generate_feedback(assignment, student, force=True)
+        result = _api.generate_feedback(assignment, glob.escape(student), force=True)
     except Exception as exc:  # noqa: BLE001 (reported; the grade itself stands)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     if result.get("success"):
