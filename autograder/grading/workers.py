@@ -10,14 +10,13 @@ memory stays bounded whatever the class size.
 from __future__ import annotations
 
 import atexit
-import glob
 import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import failures, onepass
+from . import failures, literalids, onepass
 from .results import failed_notebook, load_notebook, notebook_notes, read_items
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
@@ -116,8 +115,7 @@ def autograde_one(student: str, assignment: str):
     """
     notebook = _course.autograded_notebook(student, assignment)
     try:
-        # nbgrader globs the student id in its paths: escaped, `[ab]` is that folder, not a and b
-        result = onepass.autograde(_api, assignment, glob.escape(student))  # nbgrader's steps, one conversion
+        result = onepass.autograde(_api, assignment, student)  # nbgrader's steps, one conversion
     except Exception as exc:  # noqa: BLE001 (nbgrader itself failed: reported, never a zero)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     log = (result.get("log") or "") + (result.get("error") or "")
@@ -135,7 +133,7 @@ def autograde_one(student: str, assignment: str):
 def feedback_one(student: str, assignment: str) -> str | None:
     """nbgrader generate_feedback for one graded submission; None, or what went wrong."""
     try:
-        result = _api.generate_feedback(assignment, glob.escape(student), force=True)
+        result = literalids.generate_feedback(_api, assignment, student)  # the id is no glob pattern
     except Exception as exc:  # noqa: BLE001 (reported; the grade itself stands)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     if result.get("success"):
