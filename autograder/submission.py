@@ -22,8 +22,8 @@ def find_notebook(folder: Path, assignment: str, root: Path | None = None) -> tu
 
     The notebook named after the assignment; else the only notebook in the folder, whatever
     its name (students rename files); else nothing, and the reason. No link may lie on the
-    path from `root` (default: the folder itself) down to it, and it must be a readable
-    notebook (`notebook_problem`).
+    path below `root` (default: the folder) down to it, and it must be a readable notebook
+    (`notebook_problem`).
     """
     if (problem := _links_on_path(Path(root or folder), Path(folder))) is not None:
         return None, problem
@@ -52,9 +52,9 @@ def _links_on_path(root: Path, path: Path) -> str | None:
         parts = path.relative_to(root).parts
     except ValueError:
         return f"{path.name} is outside the submission folder"
-    current = root
-    for part in ("",) + parts:
-        current = current / part if part else current
+    current = root  # root itself is the TA's (submitted/ may well be a link to another disk)
+    for part in parts:
+        current = current / part
         if current.is_symlink():
             return (f"{current.name} is a symbolic link: the grader reads only regular files "
                     "inside the submission folder")

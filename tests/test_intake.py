@@ -105,6 +105,8 @@ def test_links_fifos_and_devices_are_refused_without_being_read(tmp_path):
             assert path is None and words in problem, (student, problem)
         assert "not a regular file" in submission.notebook_problem(Path("/dev/zero"))
         assert submission.find_notebook(root / "honest" / A, A, root=root) == (honest, None)
+        os.symlink(root, tmp_path / "elsewhere")  # the TA's submitted/ may itself be a link
+        assert submission.find_notebook(tmp_path / "elsewhere" / "honest" / A, A, root=tmp_path / "elsewhere")[1] is None
         assert pipeline.fingerprint(Course(tmp_path), "fifo", A)  # hashes the fifo's kind, never reads it
     finally:
         signal.alarm(0)

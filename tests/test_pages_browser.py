@@ -32,17 +32,19 @@ def graded(tmp_path_factory):
     return course
 
 
-def visit(browser, html_path) -> dict:
-    """Open a page offline, poke everything a reader could poke; whether anything ran, and
-    what the page shows."""
+def visit(browser, html_path, uri: str | None = None) -> dict:
+    """Open a page (a file, or a local server's uri) offline, poke everything a reader could
+    poke; whether anything ran, and what the page shows."""
     page = browser.new_page()
-    uri = html_path.as_uri()
+    uri = uri or html_path.as_uri()
+    local = ("file:", "http://127.0.0.1:")
     try:
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(local)
                    else route.abort())  # nothing leaves the machine; CDN scripts fail fast
         page.goto(uri, wait_until="load")
         page.wait_for_timeout(200)
         ran = _ran(page)
+        uri = page.url  # after a login redirect
         for selector in ("a", "summary", "img", "button"):
             for k in range(len(_all(page, selector))):
                 elements = _all(page, selector)
@@ -147,3 +149,51 @@ def test_the_honest_students_page_is_unchanged_in_what_it_shows(browser, graded)
     seen = visit(browser, graded / "feedback" / "ok-reference" / A / f"{A}.html")
     assert not seen["pwned"] and "svm_loss_naive" in seen["text"]
     assert PNG not in json.dumps(seen)  # nothing of the attack's page leaked into another's
+
+
+@pytest.fixture()
+def formgrader(graded):
+    """nbgrader's formgrader, served by jupyter server from the course root on 127.0.0.1."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = os.urandom(8).hex()
+    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
+    server = subprocess.Popen([jupyter, "server", "--no-browser", "--allow-root", f"--port={port}",
+                               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+                               f"--ServerApp.root_dir={graded}"], cwd=graded,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"jupyter server did not start: {server.stderr.read()[-2000:] if server.poll() is not None else 'timeout'}")
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_the_live_formgrader_page_of_the_written_answer_runs_no_script(browser, graded, formgrader):
+    """The page a TA opens to grade the written answer, from formgrader itself."""
+    from nbgrader.api import Gradebook
+    base, token = formgrader
+    with Gradebook(f"sqlite:///{graded / 'gradebook.db'}") as gb:
+        submission = gb.find_submission_notebook(A, A, "intake-xss").id
+    seen = visit(browser, None, f"{base}/formgrader/submissions/{submission}/?token={token}")
+    assert "HONEST-TEXT" in seen["text"] and seen["bold"] == 1  # formgrader rendered the answer
+    assert not seen["pwned"]
