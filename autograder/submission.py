@@ -65,45 +65,49 @@ def notebook_problem(path: Path) -> str | None:
     """Why this file can't be graded as a notebook (not a regular file, too big, not JSON,
     nested too deeply, not a valid notebook), or None. Reads it without following a link and
     without blocking on a fifo."""
-    name = path.name
+    why = _unreadable(path)
+    return None if why is None else f"{path.name} could not be read: {why}"
+
+
+def _unreadable(path: Path) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        return f"{name} cannot be opened ({exc.strerror}): the grader reads only regular files"
+        return f"it cannot be opened ({exc.strerror}); the grader reads only regular files"
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
-            return f"{name} is not a regular file (a fifo, device or folder): it was not read"
+            return "it is not a regular file (a fifo, device or folder), so it was not read"
         if info.st_size > MAX_BYTES:
-            return f"{name} is {info.st_size / 2**20:.0f} MB, over the {MAX_BYTES // 2**20} MB limit for a notebook"
+            return f"it is {info.st_size / 2**20:.0f} MB, over the {MAX_BYTES // 2**20} MB limit for a notebook"
         raw = fh.read(MAX_BYTES + 1)
     try:
         nb = json.loads(raw)
     except RecursionError:
-        return f"{name} is JSON nested too deeply to be a notebook"
+        return "it is JSON nested too deeply to be a notebook"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        return f"{name} is not valid notebook JSON (corrupt or truncated file: {str(exc)[:80]})"
+        return f"it is not valid notebook JSON (corrupt or truncated file: {str(exc)[:80]})"
     if not isinstance(nb, dict) or not isinstance(nb.get("nbformat"), int):
-        return f"{name} is JSON but not a notebook (no nbformat version at the top)"
+        return "it is JSON but not a notebook (no nbformat version at the top)"
     if depth(nb) > MAX_DEPTH:
-        return f"{name} is JSON nested more than {MAX_DEPTH} levels deep: not a notebook the grader reads"
-    return _schema_problem(name, nb)
+        return f"it is JSON nested more than {MAX_DEPTH} levels deep, not a notebook the grader reads"
+    return _schema_problem(nb)
 
 
-def _schema_problem(name: str, nb: dict) -> str | None:
+def _schema_problem(nb: dict) -> str | None:
     """nbformat's schema, checked on this parsed copy (nbgrader's reader only logs a schema
     error, then fails somewhere later). Missing cell ids are filled first, as its reader does."""
     from nbformat.validator import get_validator
     major, minor = nb["nbformat"], nb.get("nbformat_minor", 0)
     if major not in (3, 4) or not isinstance(minor, int):  # older formats are other structures
-        return f"{name} has notebook format {major}.{minor}: the grader reads formats 3 and 4"
+        return f"it has notebook format {major}.{minor}; the grader reads formats 3 and 4"
     validator = get_validator(version=major, version_minor=minor) or get_validator(version=major)
     if major == 4 and minor >= 5 and isinstance(nb.get("cells"), list):
         for k, cell in enumerate(nb["cells"]):
             if isinstance(cell, dict) and "id" not in cell:
                 cell["id"] = f"cell-{k}"
     error = next(iter(validator.iter_errors(nb)), None)
-    return None if error is None else f"{name} is JSON but not a valid notebook: {str(error.message)[:200]}"
+    return None if error is None else f"it is JSON but not a valid notebook ({str(error.message)[:200]})"
 
 
 def depth(value) -> int:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from autograder import submission
 from autograder.corpus import entries
-from autograder.corpus.attacks_intake import (A, ATTACKS, FORGED_TIME, NAMES, PNG, RUN, XSS_MARKDOWN,
+from autograder.corpus.attacks_intake import (A, ATTACKS, FORGED_TIME, NAMES, PNG, XSS_MARKDOWN,
                                               deeply_nested_metadata)
 from autograder.corpus.notebooks import release_notebook
 from autograder.grading import pipeline, summary

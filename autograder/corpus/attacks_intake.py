@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .adversarial import SOURCE_NOTEBOOK, SVM_N_WRONG, cells_by_id
 from .linear_classifiers import ITEMS, SVM_N
-from .notebooks import Entry, release_notebook
+from .notebooks import Entry
 
 A = "linear_classifiers"
 WRITTEN = "written_kinks"  # a written answer (markdown), graded by hand in formgrader
@@ -132,9 +132,3 @@ ATTACKS = NOT_A_NOTEBOOK + FILES + NAMES + XSS
 for _entry in ATTACKS:
     _entry.in_process = False
 
-
-def release_with_written_answer(text: str) -> dict:
-    """The release notebook with one written answer filled in (for page tests)."""
-    nb = release_notebook(A)
-    cells_by_id(nb)[WRITTEN]["source"] = text
-    return nb
