@@ -5,16 +5,19 @@ Everything in the folder is the student's: a notebook may be a link to someone e
 (the source notebook, with its solutions), a fifo that blocks the reader, a device, JSON that
 is no notebook or is nested deeper than any parser's stack. Those are refused here, with the
 reason, before nbgrader reads them (it would fail with a traceback, or follow the link).
+The submission time is the TA's too: when the notebook was collected, not a file of the student's.
 """
 from __future__ import annotations
 
 import json
 import os
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
 
 MAX_BYTES = 50 * 2**20  # a notebook with plots is a few MB; this is read and parsed before grading
 MAX_DEPTH = 64  # nesting of JSON containers; a notebook needs ~8
+SET_ASIDE = ".flatgrad-student-timestamp.txt"  # a timestamp.txt the student put in the folder
 
 
 def find_notebook(folder: Path, assignment: str, root: Path | None = None) -> tuple[Path | None, str | None]:
@@ -22,10 +25,11 @@ def find_notebook(folder: Path, assignment: str, root: Path | None = None) -> tu
 
     The notebook named after the assignment; else the only notebook in the folder, whatever
     its name (students rename files); else nothing, and the reason. No link may lie on the
-    path below `root` (default: the folder) down to it, and it must be a readable notebook
+    path below `root` (default: the folder) down to it, the folder may hold nothing but
+    regular files and folders (nbgrader copies them all), and the notebook must be readable
     (`notebook_problem`).
     """
-    if (problem := _links_on_path(Path(root or folder), Path(folder))) is not None:
+    if (problem := _links_on_path(Path(root or folder), Path(folder)) or _special_files(Path(folder))) is not None:
         return None, problem
     expected = folder / f"{assignment}.ipynb"
     if os.path.lexists(expected):
@@ -36,7 +40,7 @@ def find_notebook(folder: Path, assignment: str, root: Path | None = None) -> tu
             return None, f"no notebook in the submission (expected {assignment}.ipynb)"
         if len(found) > 1:
             return None, f"several notebooks and none named {assignment}.ipynb: {', '.join(p.name for p in found)}"
-    problem = _links_on_path(folder, found[0]) or notebook_problem(found[0])
+    problem = notebook_problem(found[0])
     return (None, problem) if problem else (found[0], None)
 
 
@@ -44,6 +48,19 @@ def _walk(folder: Path):
     """Every entry under folder, without entering linked folders."""
     for path, dirs, files in os.walk(folder):  # os.walk never follows links into folders
         yield from (Path(path) / name for name in files + [d for d in dirs if os.path.islink(Path(path) / d)])
+
+
+def _special_files(folder: Path) -> str | None:
+    """nbgrader copies every other file of the folder (following links) into autograded/ and
+    from there into the feedback it releases: a link to the source notebook would hand the
+    student its solutions, a link to /dev/zero never ends, a fifo fails the copy."""
+    for path in _walk(folder):
+        if path.is_symlink():
+            return f"{path.relative_to(folder)} is a symbolic link: the grader reads only regular files " \
+                   "inside the submission folder (remove it and grade again)"
+        if not path.is_file():
+            return f"{path.relative_to(folder)} is not a regular file (a fifo or device): remove it and grade again"
+    return None
 
 
 def _links_on_path(root: Path, path: Path) -> str | None:
@@ -121,3 +138,24 @@ def depth(value) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
+
+
+def record_collection_time(folder, notebook) -> None:
+    """timestamp.txt, which nbgrader reads as the submission time, from the TA's side: when
+    the notebook was written into submitted/ (its modification time). A timestamp.txt the
+    student put there decides nothing: it is set aside (kept, never read)."""
+    when = datetime.fromtimestamp(notebook.lstat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    stamp = folder / "timestamp.txt"
+    if os.path.lexists(stamp) and not _is_text(stamp, when):
+        if not os.path.lexists(folder / SET_ASIDE):
+            os.replace(stamp, folder / SET_ASIDE)
+        else:
+            stamp.unlink()
+    if not os.path.lexists(stamp):
+        tmp = stamp.with_name(stamp.name + ".tmp")
+        tmp.write_text(when)
+        os.replace(tmp, stamp)
+
+
+def _is_text(path, text: str) -> bool:
+    return path.is_file() and not path.is_symlink() and path.stat().st_size < 100 and path.read_text(errors="replace") == text

@@ -94,13 +94,18 @@ def test_links_fifos_and_devices_are_refused_without_being_read(tmp_path):
     os.symlink(root / "honest", root / "student-link")
     (root / "fifo" / A).mkdir(parents=True)
     os.mkfifo(root / "fifo" / A / f"{A}.ipynb")
+    notebook_at(root / "extra-link" / A, release_notebook(A))
+    os.symlink(REPO / "assignments" / A / f"{A}.ipynb", root / "extra-link" / A / "notes.txt")
+    notebook_at(root / "extra-fifo" / A / "sub", release_notebook(A)).rename(root / "extra-fifo" / A / f"{A}.ipynb")
+    os.mkfifo(root / "extra-fifo" / A / "sub" / "pipe")
     (root / "device" / A).mkdir(parents=True)
     os.symlink("/dev/zero", root / "device" / A / f"{A}.ipynb")
     signal.alarm(20)  # a fifo opened for reading would block this test forever
     try:
         for student, words in [("link", "symbolic link"), ("renamed-link", "symbolic link"),
                                ("folder-link", "symbolic link"), ("student-link", "symbolic link"),
-                               ("fifo", "not a regular file"), ("device", "symbolic link")]:
+                               ("fifo", "not a regular file"), ("device", "symbolic link"),
+                               ("extra-link", "notes.txt is a symbolic link"), ("extra-fifo", "sub/pipe is not a regular")]:
             path, problem = submission.find_notebook(root / student / A, A, root=root)
             assert path is None and words in problem, (student, problem)
         assert "not a regular file" in submission.notebook_problem(Path("/dev/zero"))
@@ -125,13 +130,13 @@ def test_the_submission_time_is_the_collection_time_never_the_students_file(tmp_
     notebook = notebook_at(folder, release_notebook(A))
     os.utime(notebook, (1_700_000_000, 1_700_000_000))
     (folder / "timestamp.txt").write_text("2000-01-01 00:00:00.000000 UTC")
-    pipeline.record_collection_time(folder, notebook)
+    submission.record_collection_time(folder, notebook)
     written = (folder / "timestamp.txt").read_text()
     assert written.startswith(datetime.fromtimestamp(1_700_000_000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
-    assert (folder / pipeline.SET_ASIDE).read_text() == "2000-01-01 00:00:00.000000 UTC"  # kept, not read
-    pipeline.record_collection_time(folder, notebook)  # again: nothing changes
+    assert (folder / submission.SET_ASIDE).read_text() == "2000-01-01 00:00:00.000000 UTC"  # kept, not read
+    submission.record_collection_time(folder, notebook)  # again: nothing changes
     assert (folder / "timestamp.txt").read_text() == written
-    assert (folder / pipeline.SET_ASIDE).read_text() == "2000-01-01 00:00:00.000000 UTC"
+    assert (folder / submission.SET_ASIDE).read_text() == "2000-01-01 00:00:00.000000 UTC"
     from nbgrader.utils import parse_utc
     assert parse_utc(written).year == 2023  # what nbgrader reads back
 
@@ -311,7 +316,8 @@ def test_glob_ids_grade_their_own_folder_only(graded):
 
 def test_a_linked_notebook_leaks_nothing(graded):
     course, _, _ = graded
-    for student in ("intake-link-to-source", "intake-linked-folder", "intake-fifo"):
+    for student in ("intake-link-to-source", "intake-linked-folder", "intake-fifo", "intake-extra-link",
+                    "intake-extra-fifo"):
         assert not (course / "feedback" / student).exists(), student
         assert not (course / "autograded" / student / A / f"{A}.ipynb").exists(), student
 

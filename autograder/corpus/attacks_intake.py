@@ -74,11 +74,18 @@ def deeply_nested_metadata(nb: dict) -> dict:
 @dataclass
 class Planted(Entry):
     """An entry whose notebook (or folder) is made with a system call: a link, a fifo."""
-    plant: str = ""  # "link-to-source", "fifo", "linked-folder:<student>"
+    plant: str = ""  # "link-to-source", "fifo", "linked-folder:<student>", "extra-link-to-source", "extra-fifo"
 
     def write(self, submitted, assignment):
         folder = submitted / self.name / assignment
         path = folder / f"{assignment}.ipynb"
+        if self.plant.startswith("extra-"):  # an honest notebook, and beside it:
+            path = Entry.write(self, submitted, assignment)
+            if self.plant == "extra-link-to-source":
+                os.symlink(SOURCE_NOTEBOOK, folder / "notes.txt")
+            elif self.plant == "extra-fifo":
+                os.mkfifo(folder / "data.bin")
+            return path
         if self.plant.startswith("linked-folder:"):
             folder.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(submitted / self.plant.split(":", 1)[1] / assignment, folder)
@@ -111,6 +118,11 @@ FILES = [
             messages={"": "symbolic link"}, note="the assignment folder is a link to another student's"),
     Planted("intake-fifo", ITEMS, status="error", item_status="error", plant="fifo",
             messages={"": "not a regular file"}, note="a fifo blocks whoever opens it"),
+    Planted("intake-extra-link", ITEMS, status="error", item_status="error", plant="extra-link-to-source",
+            messages={"": "notes.txt is a symbolic link"},
+            note="notes.txt -> the source notebook: nbgrader would copy it into the released feedback"),
+    Planted("intake-extra-fifo", ITEMS, status="error", item_status="error", plant="extra-fifo",
+            messages={"": "data.bin is not a regular file"}, note="nbgrader's copy of the folder fails on it"),
     Entry("intake-bad-timestamp", files={"timestamp.txt": b"next tuesday, honest"},
           messages={"": "timestamp.txt was not used"}),
     Entry("intake-forged-timestamp", files={"timestamp.txt": b"2000-01-01 00:00:00.000000 UTC"},

@@ -18,7 +18,6 @@ import sys
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
@@ -26,7 +25,7 @@ from tqdm.auto import tqdm
 from . import failures, workers
 from .course import SOURCE, Course, assignments
 from .csvcells import plain_row, safe_row
-from ..submission import find_notebook
+from ..submission import SET_ASIDE, find_notebook, record_collection_time
 from ..verdict import ERROR
 from .results import COLUMNS, failed_notebook, load_notebook, read_items
 
@@ -164,7 +163,6 @@ def submission_problem(course: Course, student: str, assignment: str) -> str | N
 
 
 RENAMED = ".flatgrad-renamed-from"  # which file a renamed submission was graded from
-SET_ASIDE = ".flatgrad-student-timestamp.txt"  # a timestamp.txt the student put in the folder
 
 
 def submission_notes(course: Course, student: str, assignment: str) -> list[str]:
@@ -216,25 +214,6 @@ def fingerprint(course: Course, student: str, assignment: str) -> str:
             data = f"{stat.S_IFMT(info.st_mode)}:{os.readlink(path) if path.is_symlink() else ''}".encode()
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + data)
     return digest.hexdigest()
-
-
-def record_collection_time(folder, notebook) -> None:
-    """timestamp.txt, which nbgrader reads as the submission time, from the TA's side: when
-    the notebook was written into submitted/ (its modification time). A timestamp.txt the
-    student put there decides nothing: it is set aside (kept, never read)."""
-    when = datetime.fromtimestamp(notebook.lstat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    stamp = folder / "timestamp.txt"
-    if os.path.lexists(stamp) and not _is_text(stamp, when):
-        if not os.path.lexists(folder / SET_ASIDE):
-            os.replace(stamp, folder / SET_ASIDE)
-        else:
-            stamp.unlink()
-    if not os.path.lexists(stamp):
-        atomic_write(stamp, when)
-
-
-def _is_text(path, text: str) -> bool:
-    return path.is_file() and not path.is_symlink() and path.stat().st_size < 100 and path.read_text(errors="replace") == text
 
 
 def _stamp_path(course: Course, student: str, assignment: str):
