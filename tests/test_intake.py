@@ -329,3 +329,28 @@ def test_the_formgrader_copy_of_a_written_answer_is_the_students_text(graded):
     text = json.dumps(nb)
     assert "HONEST-TEXT" in text
     assert "HONEST-OUTPUT" not in text  # the student's outputs were cleared by nbgrader
+
+
+def test_a_glob_id_finds_its_own_folder_only_where_nbgrader_found_others(tmp_path):
+    import logging
+    from types import SimpleNamespace
+
+    from nbgrader.converters.base import BaseConverter
+
+    from autograder.grading.literalids import LiteralIds
+
+    class Converter(LiteralIds):
+        coursedir = SimpleNamespace(assignment_id=A, student_id="glob[ab]", notebook_id="*")
+        log = logging.getLogger("test")
+
+        def _format_source(self, assignment_id, student_id, escape=False):
+            return str(tmp_path / "submitted" / student_id / assignment_id)
+
+    for student in ("glob[ab]", "globa", "globb"):
+        notebook_at(tmp_path / "submitted" / student / A, release_notebook(A))
+    mine = Converter()
+    mine.init_notebooks()
+    assert [Path(p).parts[-3] for ps in mine.assignments.values() for p in ps] == ["glob[ab]"]
+    nbgrader = Converter()
+    BaseConverter.init_notebooks(nbgrader)  # the control: nbgrader's own lookup
+    assert {Path(p).parts[-3] for ps in nbgrader.assignments.values() for p in ps} == {"globa", "globb"}
