@@ -272,3 +272,53 @@ def test_the_sigmoid_neuron_picture_and_the_notebook_cell(folder):
     run(ns, source["graph_pictures"])
     assert "σ" in {t.get_text() for t in plt.gcf().axes[1].texts}
     plt.close("all")
+
+
+def test_the_training_demo_says_when_the_loss_it_trains_with_is_wrong(folder):
+    folder("linear_classifiers")
+    source = cells("linear_classifiers")
+    bug = replaced("svm_loss_vectorized_code", "+ 2 * reg * W", "+ reg * W")
+    solved = answers("linear_classifiers")
+    for overrides, judged in (({}, True), (bug, False)):
+        ns = linear_namespace(overrides)
+        run(ns, solved["sample_batch_code"], solved["train_linear_classifier_code"],
+            source["setup"].replace("DEMO_ITERS = 200 if GRADING else 1500", "DEMO_ITERS = 200"))
+        out = run(ns, source["train_demo"])
+        assert ("OK: the loss went down" in out) == judged, out
+        assert ("NOT JUDGED: this run trains with your svm_loss_vectorized" in out) == (not judged), out
+
+
+def test_two_layer_prediction_and_training_checks_do_not_trust_part_2(folder):
+    folder("two_layer_net")
+    source = cells("two_layer_net")
+    solved = answers("two_layer_net")
+    wrong_part2 = solved["nn_forward_backward_code"].replace("grad_scores = ", "grad_scores = 2 * ", 1)
+    assert wrong_part2 != solved["nn_forward_backward_code"]
+    ns = {}
+    run(ns, source["setup"].replace("DEMO_ITERS = 500 if GRADING else 1500", "DEMO_ITERS = 100"),
+        source["cell-4"].replace("DATASET = None", 'DATASET = "digits"'), source["data_tensors"],
+        source["helper_sample_batch"], source["helper_init_params"], source["check_helpers"],
+        solved["nn_forward_pass_code"], wrong_part2, solved["nn_predict_code"], solved["nn_train_code"])
+    out = run(ns, source["predict_checks"])
+    assert "WRONG" not in out and out.count("OK:") == 2, out
+    out = run(ns, source["train_demo"])
+    assert "NOT JUDGED: this run trains with your nn_forward_backward" in out
+    assert "WRONG: the loss went down" not in out
+
+
+def test_part7_says_when_the_part6_functions_it_uses_are_wrong(folder):
+    folder("backprop_basics")
+    source = cells("backprop_basics")
+    solved = answers("backprop_basics")
+    given = [source["setup"], source["gates"], source["graph_drawing"], source["square_example"],
+             source["two_layer_flat"]]
+    ns = {}
+    run(ns, *given, solved["Multiply_code"], solved["MatMul_code"], solved["ReLU_code"],
+        solved["two_layer_loss_modular_code"])
+    out = run(ns, source["two_layer_checks"])
+    assert "NOTE" not in out and "WRONG" not in out, out
+    bad_matmul = solved["MatMul_code"].replace(".t()", ".t() * 2", 1)
+    assert bad_matmul != solved["MatMul_code"]
+    run(ns, bad_matmul, solved["two_layer_loss_modular_code"])
+    out = run(ns, source["two_layer_checks"])
+    assert out.startswith("NOTE: these checks use your MatMul from Part 6"), out
