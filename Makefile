@@ -59,11 +59,12 @@ gradescope: $(STAMP) ## build build/gradescope/$(A).zip, the Gradescope autograd
 	@test -n "$(A)" || (echo "usage: make gradescope A=<assignment>" && exit 2)
 	$(PY) -m autograder gradescope $(A)
 
-bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient checks, reference speed
+bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient checks, reference speed, Run All
 	$(PY) -m bench.grading_bench --students $(STUDENTS)
 	$(PY) -m bench.gradcheck_bench
 	$(PY) -m bench.report_bench --students $(STUDENTS)
 	$(PY) -m bench.reference_bench
+	$(PY) -m bench.runall_bench
 
 # gpu-check runs on the venv's torch where `make setup` made one, else on python3's (a CUDA image's,
 # Colab's): it needs torch, numpy, pytest and hypothesis, not nbgrader

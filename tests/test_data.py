@@ -238,3 +238,55 @@ def test_load_dataset_choice(monkeypatch):
     assert fd.load_dataset("digits")["name"] == "digits"
     with pytest.raises(ValueError):
         fd.load_dataset("mnist")
+
+
+def test_failed_download_falls_back_to_digits_in_one_line(archive, tmp_path, capsys):
+    url = (tmp_path / "does-not-exist.tar.gz").as_uri()
+    data = fd.load_dataset(None, root=tmp_path / "cache", url=url, dtype=torch.float32)
+    assert data["name"] == "digits" and data["X_train"].dtype == torch.float32
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1 and err == ""
+    assert lines[0].startswith("NOTE: Could not download CIFAR-10 (")
+    assert "Using the offline digits set instead" in lines[0]
+    # a corrupt archive is a failed download too: one line, the digits
+    src, _, _ = archive
+    assert fd.load_dataset("cifar10", root=tmp_path / "cache2", url=src.as_uri(), md5="0" * 32)["name"] == "digits"
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "md5" in out and out.rstrip().endswith("skip the download).")
+
+
+def test_offline_default_download_falls_back(tmp_path, capfd):
+    """The real CIFAR-10 URL where the network is closed (as here, and on a plane)."""
+    data = fd.load_dataset(None, root=tmp_path / "cache")
+    out, err = capfd.readouterr()
+    if data["name"] == "cifar10":
+        pytest.skip("this machine can reach the CIFAR-10 server")
+    assert data["name"] == "digits" and len(out.splitlines()) == 1 and "Traceback" not in out + err
+    assert out.startswith("NOTE: Could not download CIFAR-10")
+
+
+def test_no_fallback_when_download_is_forbidden(tmp_path, capsys):
+    with pytest.raises(RuntimeError, match="download=False"):
+        fd.load_dataset("cifar10", root=tmp_path / "cache", download=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_bar_is_plain_text_without_ipywidgets(monkeypatch, recwarn):
+    from tqdm.std import tqdm as text_bar
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets -> ImportError
+    bar = fd.progress_bar()
+    assert bar is text_bar
+    list(bar(range(3), file=io.StringIO()))
+    assert not [w for w in recwarn if "IProgress" in str(w.message)]
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # grading: never the widget
+    monkeypatch.delitem(sys.modules, "ipywidgets")
+    assert fd.progress_bar() is text_bar
+
+
+def test_progress_bar_uses_widgets_where_installed(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from tqdm.auto import tqdm as auto_bar
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert fd.progress_bar() is auto_bar

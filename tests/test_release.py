@@ -49,3 +49,23 @@ def test_every_graded_function_has_one_grade_cell_and_one_todo():
             cell = next(c for c, m in zip(nb["cells"], meta) if m.get("grade_id") == f"{item}_code")
             text = "".join(cell["source"])
             assert text.count("TODO(student)") == 1 and "\"\"\"" in text and "Returns" in text
+
+
+def test_every_release_folder_has_pinned_requirements_from_pyproject():
+    pinned = release.pins()
+    assert pinned["torch"] == "torch==2.13.0"
+    for a in assignments():
+        path = release.RELEASE / a / "requirements.txt"
+        lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+        assert lines and all("==" in line for line in lines), f"{a}: {lines}"
+        assert all(pinned[line.split("==")[0]] == line for line in lines), f"{a}: {lines} vs pyproject"
+        assert {"torch==2.13.0", "matplotlib==3.11.2"} <= set(lines)
+        assert lines == release.requirements(release.RELEASE / a)
+
+
+def test_requirements_follow_what_a_folder_imports(tmp_path):
+    (tmp_path / "a.ipynb").write_text(json.dumps({"cells": [
+        {"cell_type": "code", "source": ["import torch\n", "from tqdm.std import tqdm\n"]},
+        {"cell_type": "markdown", "source": ["import numpy\n"]}]}))
+    (tmp_path / "helper.py").write_text("import os\nimport matplotlib.pyplot as plt\n")
+    assert release.requirements(tmp_path) == ["matplotlib==3.11.2", "torch==2.13.0", "tqdm==4.70.1"]

@@ -25,7 +25,7 @@ from .zygote import Zygote
 GIVEN = {
     "linear_classifiers": ("setup",),
     "two_layer_net": ("setup", "helper_sample_batch", "helper_init_params"),
-    "backprop_basics": ("setup", "gates", "square_example"),
+    "backprop_basics": ("setup", "gates", "graph_drawing", "square_example"),
 }
 
 

@@ -166,8 +166,9 @@ PRELUDE = "import math\nimport time\nimport numpy as np\nimport torch\n"
 
 
 def functions(nb: dict) -> dict:
-    """Namespace after running the notebook's setup cell (imports, constants) and its answer
-    cells (definitions) in-process, as under grading (NBGRADER_EXECUTION set).
+    """Namespace after running the notebook's given cells that grading runs (the setup cell, and
+    the definitions of the others in cleanroom.runner.GIVEN) and its answer cells in-process,
+    as under grading (NBGRADER_EXECUTION set).
 
     For tests and benchmarks of trusted corpus code only: it runs no other cell.
     """
@@ -176,15 +177,19 @@ def functions(nb: dict) -> dict:
     if str(REPO / "data") not in sys.path:
         sys.path.append(str(REPO / "data"))
     os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    from ..cleanroom.runner import GIVEN
+    from ..static import definitions_only
+    given = {gid for ids in GIVEN.values() for gid in ids}  # what grading runs before the answers
     ns: dict = {}
     exec(PRELUDE, ns)
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    setup = code[0] if code and not code[0].get("metadata", {}).get("nbgrader", {}).get("solution") else None
     for cell in code:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell is setup or meta.get("solution"):
+        if meta.get("grade_id") in given or meta.get("solution"):
             source = "".join(cell["source"])
-            filename = f"<cell {meta.get('grade_id', 'setup')}>"
+            if meta.get("grade_id") in given and meta.get("grade_id") != "setup":
+                source = definitions_only(source)  # as the clean room runs them: no demos
+            filename = f"<cell {meta.get('grade_id')}>"
             # as IPython does: keep the source where inspect.getsource can find it
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             exec(compile(source, filename, "exec"), ns)
