@@ -14,6 +14,7 @@ from ..calls import seed
 from .adapters import shipped
 from .item import Case, Item
 from .. import gradcheck
+from . import search
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
 from .points import (away_from_kinks, devices, float32_tolerance, large_scores_point,
                      visible_reg)
@@ -253,6 +254,22 @@ def judge_predict(case: Case, outcome) -> str | None:
     return None
 
 
+def grid_judge(kind: str):
+    """The grid's shape, then what it reaches: the notebook's search on the digits."""
+    def judge(case: Case, outcome) -> str | None:
+        if problem := judge_grid(case, outcome):
+            return problem
+        grid = tuple(tuple(float(v) for v in values) for values in outcome.value)
+        accuracy, (lr, reg) = search.linear_search(kind, *grid)
+        if accuracy < search.LINEAR_ACCURACY:
+            return (f"the grid's best combination (learning rate {lr:g}, reg {reg:g}) reaches a validation "
+                    f"accuracy of {accuracy:.3f} on the digits after {search.LINEAR_ITERS} iterations; the "
+                    f"docstring asks for at least {search.LINEAR_ACCURACY} (too small a learning rate learns "
+                    "nothing, too large a reg keeps W near 0)")
+        return None
+    return judge
+
+
 def judge_grid(case: Case, outcome) -> str | None:
     value = outcome.value
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
@@ -275,9 +292,9 @@ def judge_grid(case: Case, outcome) -> str | None:
     return None
 
 
-def grid_item(name: str) -> Item:
-    return Item(name, lambda: [Case("called with no arguments", (), ())], judge_grid,
-                passed="returns a usable search grid")
+def grid_item(name: str, kind: str) -> Item:
+    return Item(name, lambda: [Case("called with no arguments", (), ())], grid_judge(kind),
+                passed=f"the grid's best combination reaches {search.LINEAR_ACCURACY} on the digits")
 
 
 ITEMS = {
@@ -293,6 +310,6 @@ ITEMS = {
                                     passed="SGD updates W correctly and learns an easy problem"),
     "predict_linear_classifier": Item("predict_linear_classifier", predict_cases, judge_predict,
                                       passed="predicts argmax labels as int64"),
-    "svm_get_search_params": grid_item("svm_get_search_params"),
-    "softmax_get_search_params": grid_item("softmax_get_search_params"),
+    "svm_get_search_params": grid_item("svm_get_search_params", "svm"),
+    "softmax_get_search_params": grid_item("softmax_get_search_params", "softmax"),
 }

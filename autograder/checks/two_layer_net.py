@@ -118,7 +118,7 @@ ITEMS = {
                      passed="SGD with a per-epoch learning-rate decay, and it learns an easy problem"),
     "nn_predict": Item("nn_predict", predict_cases, judge_predict, passed="predicts argmax labels as int64"),
     "nn_get_search_params": Item("nn_get_search_params", lambda: [Case("called with no arguments", (), ())],
-                                 judge_grid, passed="returns a usable search grid"),
+                                 judge_grid, passed="the grid's best net reaches 0.95 on the digits"),
     "find_best_net": Item("find_best_net", best_net_cases, judge_best_net, helpers=HELPERS,
                           passed="trains every combination and keeps the best"),
 }
