@@ -5,7 +5,6 @@ student's gradient with numeric derivatives of these (float64, central differenc
 """
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -227,7 +226,7 @@ def judge_constant_gradient(case: Case, W, history) -> str | None:
     return None
 
 
-# --- predict_linear_classifier and the search grids --------------------------------------
+# --- predict_linear_classifier (the search grids are in checks/search.py) ---------------
 
 def predict_cases() -> list:
     cases = []
@@ -254,49 +253,6 @@ def judge_predict(case: Case, outcome) -> str | None:
     return None
 
 
-def grid_judge(kind: str):
-    """The grid's shape, then what it reaches: the notebook's search on the digits."""
-    def judge(case: Case, outcome) -> str | None:
-        if problem := judge_grid(case, outcome):
-            return problem
-        grid = tuple(tuple(float(v) for v in values) for values in outcome.value)
-        accuracy, (lr, reg) = search.linear_search(kind, *grid)
-        if accuracy < search.LINEAR_ACCURACY:
-            return (f"the grid's best combination (learning rate {lr:g}, reg {reg:g}) reaches a validation "
-                    f"accuracy of {accuracy:.3f} on the digits after {search.LINEAR_ITERS} iterations; the "
-                    f"docstring asks for at least {search.LINEAR_ACCURACY} (too small a learning rate learns "
-                    "nothing, too large a reg keeps W near 0)")
-        return None
-    return judge
-
-
-def judge_grid(case: Case, outcome) -> str | None:
-    value = outcome.value
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        return f"should return (learning_rates, regularization_strengths), got {type(value).__name__}"
-    names = ("learning_rates", "regularization_strengths")
-    for name, values in zip(names, value):
-        try:
-            numbers = [float(v) for v in values]
-        except (TypeError, ValueError):
-            return f"{name} should be a list of numbers"
-        if not numbers:
-            return f"{name} is empty"
-        if not all(math.isfinite(v) and v >= 0 for v in numbers):
-            return f"{name} should hold finite non-negative numbers, got {numbers}"
-    combos = len(value[0]) * len(value[1])
-    if not 2 <= combos <= 25:
-        return f"the grid has {combos} combinations; search 2 to 25 (each one trains a model)"
-    if not all(0 < float(v) <= 10 for v in value[0]):
-        return "every learning rate should be in (0, 10]"
-    return None
-
-
-def grid_item(name: str, kind: str) -> Item:
-    return Item(name, lambda: [Case("called with no arguments", (), ())], grid_judge(kind),
-                passed=f"the grid's best combination reaches {search.LINEAR_ACCURACY} on the digits")
-
-
 ITEMS = {
     "svm_loss_naive": loss_item("svm_loss_naive", svm_loss, hinge=True, vectorized=False),
     "svm_loss_vectorized": loss_item("svm_loss_vectorized", svm_loss, hinge=True, vectorized=True),
@@ -310,6 +266,6 @@ ITEMS = {
                                     passed="SGD updates W correctly and learns an easy problem"),
     "predict_linear_classifier": Item("predict_linear_classifier", predict_cases, judge_predict,
                                       passed="predicts argmax labels as int64"),
-    "svm_get_search_params": grid_item("svm_get_search_params", "svm"),
-    "softmax_get_search_params": grid_item("softmax_get_search_params", "softmax"),
+    "svm_get_search_params": search.grid_item("svm_get_search_params", "svm"),
+    "softmax_get_search_params": search.grid_item("softmax_get_search_params", "softmax"),
 }

@@ -160,7 +160,8 @@ def judge_grid(case: Case, outcome) -> str | None:
     if max(int(h) for h in outcome.value[1]) > search.MAX_HIDDEN:
         return f"hidden_sizes go up to {search.MAX_HIDDEN} (each net is trained when the grid is graded)"
     lrs, hidden, regs, decays = ([float(v) for v in values] for values in outcome.value)
-    accuracy, (lr, H, reg, decay) = search.net_search(tuple(itertools.product(lrs, [int(h) for h in hidden], regs, decays)))
+    combos = tuple(itertools.product(lrs, [int(h) for h in hidden], regs, decays))
+    accuracy, (lr, H, reg, decay) = search.net_search(combos)
     if accuracy < search.NET_ACCURACY:
         return (f"the grid's best net (learning rate {lr:g}, {H} hidden units, reg {reg:g}, decay {decay:g}) "
                 f"reaches a validation accuracy of {accuracy:.3f} on the digits with find_best_net "
