@@ -17,7 +17,7 @@ GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STU
 
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: help setup browser grade release check-release test formgrader clean gradescope bench gpu-check
+.PHONY: help setup browser grade report release check-release test formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ $(BROWSER_STAMP): $(STAMP)
 grade: $(STAMP) ## grade submitted/<student>/<assignment>/ (the demo class if empty)
 	$(PY) -m autograder grade $(GRADE_ARGS)
 
+report: $(STAMP) ## rebuild reports/index.html, the class report, from the gradebook and reports/ (no grading)
+	$(PY) -m autograder report $(if $(COURSE),--course $(COURSE))
+
 release: $(STAMP) ## regenerate release/ from assignments/ (nbgrader generate_assignment)
 	$(PY) -m autograder release
 
@@ -59,6 +62,7 @@ gradescope: $(STAMP) ## build build/gradescope/$(A).zip, the Gradescope autograd
 bench: $(STAMP) ## benchmarks (not in make test): grading vs nbgrader, gradient checks, reference speed
 	$(PY) -m bench.grading_bench --students $(STUDENTS)
 	$(PY) -m bench.gradcheck_bench
+	$(PY) -m bench.report_bench --students $(STUDENTS)
 	$(PY) -m bench.reference_bench
 
 # gpu-check runs on the venv's torch where `make setup` made one, else on python3's (a CUDA image's,

@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {grade,release,gradescope} (see README.md)."""
+"""Command line: python -m autograder {grade,report,release,gradescope} (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +29,18 @@ def cmd_grade(args) -> int:
     for student, assignment, _, message in unresolved:
         print(f"UNRESOLVED {student}/{assignment}: {message}", file=sys.stderr)
     return 1 if unresolved else 0
+
+
+def cmd_report(args) -> int:
+    from .report.build import write_report
+    root = Path(args.course) if args.course else REPO
+    if not args.course and not (root / "reports" / "checks.csv").exists() and (REPO / "demo" / "reports").is_dir():
+        root = REPO / "demo"  # `make grade` graded the demo class there
+    if not (root / "reports" / "checks.csv").exists():
+        print(f"No {root / 'reports' / 'checks.csv'}: run `make grade` first", file=sys.stderr)
+        return 1
+    print(f"Wrote {write_report(root)}")
+    return 0
 
 
 def cmd_release(args) -> int:
@@ -62,6 +74,9 @@ def main(argv=None) -> int:
                    help="grade the bundled demo class (in --course, default demo/)")
     g.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: CPU cores)")
     g.set_defaults(func=cmd_grade)
+    p = sub.add_parser("report", help="rebuild reports/index.html (the class report) without grading")
+    p.add_argument("--course", help="graded course root (default: the repo, else demo/)")
+    p.set_defaults(func=cmd_report)
     r = sub.add_parser("release", help="generate release/ from assignments/ with nbgrader")
     r.add_argument("--check", action="store_true", help="only check release/ is in sync and leak-free")
     r.set_defaults(func=cmd_release)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import traceback
+import os
+import sysconfig
 import warnings
 from dataclasses import dataclass, field
 
 import torch
+
+from .cells import student_frame
 
 OUTPUT_CAP = 2000  # characters of captured stdout/stderr kept for messages
 
@@ -44,8 +47,9 @@ class Outcome:
         return self.error is not None
 
     def describe_exception(self) -> str:
+        """'in f, cell c line 22: `code` → IndexError: ...' (the student's line first, when known)."""
         text = f"{self.error[0]}: {self.error[1]}".strip().rstrip(":")
-        return text + (f" ({self.where})" if self.where else "")
+        return f"{self.where} → {text}" if self.where else text
 
 
 def error_of(exc: BaseException) -> tuple:
@@ -113,13 +117,20 @@ def write_back(original, after) -> None:
             write_back(o, a)
 
 
+# Files that are never the student's: the grader, torch, the standard library, installed packages.
+NOT_THEIRS = tuple(os.path.dirname(p) + os.sep for p in (__file__, torch.__file__)) + tuple(
+    {sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _theirs(filename: str) -> bool:
+    """An in-process notebook's cell file (IPython's /tmp/ipykernel_*/*.py), not a library's."""
+    return not filename.startswith(NOT_THEIRS) and not filename.startswith("<frozen")
+
+
 def _student_frame(exc: BaseException) -> str:
-    """The last traceback line that is not the grader's own, e.g. 'line 12: dW[j] += X[i]'."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "autograder" not in f.filename]
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f"in {last.name}, line {last.lineno}: {(last.line or '').strip()}"
+    """The deepest frame in the student's own code, e.g.
+    'in svm_loss_naive, cell svm_loss_naive_code line 12: `dW[j] += X[i]`' (not torch's)."""
+    return student_frame(exc, _theirs)
 
 
 @contextlib.contextmanager

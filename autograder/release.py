@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .checks.rules import stale_statements, write_statements
 from .grading.course import REPO, SOURCE, Course, assignments
 
 RELEASE = REPO / "release"
@@ -40,6 +41,7 @@ def generate(dest: Path) -> None:
 
 
 def write_release() -> None:
+    write_statements(assignments())  # the notebooks state the rules the grader checks
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp) / "release")
         shutil.rmtree(RELEASE, ignore_errors=True)
@@ -115,4 +117,4 @@ def check_release() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp) / "release")
         problems = _differences(filecmp.dircmp(RELEASE, Path(tmp) / "release", ignore=[]))
-    return problems + leaks() + outputs_present()
+    return problems + leaks() + outputs_present() + stale_statements(assignments())

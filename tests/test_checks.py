@@ -122,7 +122,7 @@ def test_obfuscated_autograd_gradient_fails_the_flat_policy():
         with grad_mode():
             return _autograd_softmax(W, X, y, reg)
     verdict = check(A, "softmax_loss_vectorized", softmax_loss_vectorized)
-    assert verdict.status == "failed" and "getattr (dynamic access" in verdict.message
+    assert verdict.status == "failed" and "getattr() with a computed name" in verdict.message
 
 
 def test_autograd_hidden_in_a_helper_is_caught_at_run_time():

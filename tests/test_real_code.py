@@ -2,9 +2,7 @@
 
 Every bug loses its item with a message that says why, every correct variant gets full marks
 (float32 work with a one-line note), and nothing else changes (collateral 0). The variants
-whose verdict belongs to the flat-backprop rules (the `rules` branch) are asserted with the
-outcome expected after both branches merge, marked xfail(strict) until then: an XPASS after
-the merge says the mark can go.
+whose verdict the flat-backprop rules decide (autograder/checks/rules.py) are listed apart.
 """
 from __future__ import annotations
 
@@ -92,11 +90,10 @@ def test_float32_work_passes_with_one_note(name, item, rows):
     assert "computed in float32" in row["message"] and row["message"].count("Note:") == 1
 
 
-@pytest.mark.parametrize("assignment,entry", [
-    pytest.param(a, e, marks=pytest.mark.xfail(strict=True, reason="verdict fixed by the rules branch (issue 11)"))
-    for a, e in RULES], ids=lambda x: getattr(x, "name", x))
-def test_rules_variants_after_both_branches_merge(assignment, entry, rows):
-    """relu in the SVM loss passes (the linear notebook never bans it); F.one_hot is torch.nn."""
+@pytest.mark.parametrize("assignment,entry", RULES, ids=lambda x: getattr(x, "name", x))
+def test_rules_variants(assignment, entry, rows):
+    """Verdicts the flat-backprop rules decide (rules branch, merged): relu in the SVM loss passes
+    (the linear notebook never bans it), F.one_hot passes (the rules allow one_hot)."""
     for item, row in outcome(rows, entry.name, assignment).items():
         expect_zero = item in entry.fails
         assert (row["status"] in CAUGHT) == expect_zero and (float(row["score"]) == 0) == expect_zero, row

@@ -12,6 +12,7 @@ from .backprop_modular import (FUNCTIONS, ReferenceMatMul, ReferenceMultiply, Re
                                judge_graph, judge_jvp, judge_modular, jvp_cases, modular_adapter,
                                modular_cases, uses_functions)
 from .item import Case, Item
+from .rules import FLAT, NO_HIDDEN_CALLS, NO_LOOPS, NO_TORCH_NN
 from .numbers import SEED, as64, elementwise_derivative, numbers_problem
 from .outputs import gradient_problem, tuple_problem, values_problem
 
@@ -166,7 +167,7 @@ def judge_matmul(case, outcome):
 
 
 def flat(name, cases, judge, vectorized=True, **kw):
-    return Item(name, cases, judge, no_loops=vectorized, flat_backprop=True,
+    return Item(name, cases, judge, rules=((NO_LOOPS,) if vectorized else ()) + FLAT,
                 passed=kw.pop("passed", "matches the grader's float64 numeric derivatives"), **kw)
 
 
@@ -182,6 +183,7 @@ ITEMS = {
     **{name: function_item(name) for name in FUNCTIONS},
     "two_layer_loss_modular": Item("two_layer_loss_modular", modular_cases, judge_modular, no_grad=False,
                                    adapter=modular_adapter, static=uses_functions,
+                                   rules=(NO_TORCH_NN, NO_HIDDEN_CALLS),
                                    helpers={"MatMul": ReferenceMatMul, "ReLU": ReferenceReLU,
                                             "Multiply": ReferenceMultiply, "Sigmoid": ReferenceSigmoid},
                                    passed="the loss and the gradients autograd gets through your Functions match"),

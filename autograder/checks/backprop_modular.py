@@ -10,6 +10,7 @@ from . import two_layer_reference as net
 from .adapters import (AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, graph_adapter,
                        modular_adapter, shipped, sin_times_sum)
 from .item import Case, Item
+from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
 from .numbers import H, SEED, as64, numbers_problem
 from .outputs import gradient_problem, scalar_problem, values_problem
 from .points import relu_net_point, visible_reg_params
@@ -60,6 +61,7 @@ def judge_function(case, outcome):
 
 def function_item(name):
     return Item(name, lambda: function_cases(name), judge_function, adapter=function_adapter,
+                rules=(NO_TORCH_RELU, NO_HIDDEN_CALLS) if name == "ReLU" else (),
                 no_grad=False, passed="forward and backward match the grader's float64 numerics")
 
 

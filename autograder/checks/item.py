@@ -14,9 +14,11 @@ from typing import Callable
 import torch
 
 from ..calls import call, pristine, seed
-from ..static import banned_uses, function_source, loops
+from ..static import function_source, rule_uses
+from .rules import NO_AUTOGRAD, Rule
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 from . import outputs
+from .outputs import describe
 
 
 @dataclass
@@ -34,8 +36,7 @@ class Item:
     name: str
     cases: Callable[[], list]
     judge: Callable[[Case, object], str | None]
-    no_loops: bool = False      # vectorized: no Python loop or comprehension allowed
-    flat_backprop: bool = False  # gradients by hand: no autograd, torch.nn, torch.relu
+    rules: tuple[Rule, ...] = ()  # source rules its notebook states (checks.rules)
     no_grad: bool = True
     helpers: dict = field(default_factory=dict)  # grader versions of functions fn calls
     adapter: Callable | None = None  # turns what was submitted (e.g. a class) into a callable
@@ -44,26 +45,34 @@ class Item:
     updates: tuple = ()  # arguments the function is meant to change in place (e.g. W in SGD)
 
 
-def static_problems(item: Item, source: str | None) -> str | None:
-    """What the source breaks of the item's rules, or None."""
-    if source is None:
+def static_problems(item: Item, source: str | None, sources=()) -> str | None:
+    """What the source breaks of the item's rules, or None.
+
+    source: the function's text; sources: the student's cells (where its helpers live)."""
+    if source is None and not sources:
         return None  # nothing to read (e.g. a builtin); the numeric checks still apply
-    if item.static and (problem := item.static(source)):
+    if item.static and source and (problem := item.static(source)):
         return problem
-    if item.flat_backprop and (uses := banned_uses(source)):
-        return (f"{item.name} must compute gradients by hand (flat backprop), but uses "
-                + "; ".join(uses[:3]))
-    if item.no_loops and (found := loops(source)):
-        return (f"{item.name} must be vectorized (no Python loops or comprehensions), "
-                f"but has: " + "; ".join(found[:3]))
-    return None
+    uses = rule_uses(sources, item.name, item.rules, skip=item.helpers, source=source)
+    if not uses:
+        return None
+    rule = next(r for r in item.rules if any(u.rule is r for u in uses))  # the most specific first
+    same = [u for u in uses if u.rule is rule][:3]
+    verb = "call" if all(u.call for u in same) else "use"
+    whats = [w if " " in w else f"`{w}`" for w in dict.fromkeys(u.what for u in same)]  # code in backticks
+    where = "; ".join(f"line {u.line}" + (f" `{u.text}`" if u.text else "") + (f" ({u.via})" if u.via else "")
+                      for u in same)
+    more = len({u.rule.key for u in uses if (u.line, u.what, u.via) not in {(s.line, s.what, s.via) for s in same}}
+               - {rule.key})
+    return (f"`{item.name}` may not {verb} " + ", ".join(whats)
+            + f" ({rule.reason}): {where}" + (f" (and breaks {more} more rule{'s' * (more > 1)})" if more else ""))
 
 
 def exception_verdict(name: str, case: Case, outcome) -> Verdict:
     """A raised exception: not implemented yet is a fail, anything else an error."""
     if outcome.error[0] == "NotImplementedError":
         return Verdict(FAILED, f"{name} is not implemented yet (it raised NotImplementedError).")
-    return Verdict(ERROR, f"{name} raised {outcome.describe_exception()} on {case.label}.")
+    return Verdict(ERROR, f"{name} raised an error on {case.label}: {outcome.describe_exception()}")
 
 
 def _module_globals(obj):
@@ -78,7 +87,9 @@ def item_seed(item: Item) -> int:
 
 
 class Submission:
-    """Where a student's functions live: problem(name), source(name), call(item, case)."""
+    """Where a student's functions live: problem(name), source(name), call(item, case).
+    sources: the student's cells, for the static checks to follow helpers (none in-process)."""
+    sources: list = []
 
 
 class LocalSubmission(Submission):
@@ -114,7 +125,7 @@ def run(item: Item, fn) -> Verdict:
     submission = fn if isinstance(fn, Submission) else LocalSubmission(fn)
     if problem := submission.problem(item.name):
         return Verdict(ERROR, problem)
-    if problem := static_problems(item, submission.source(item.name)):
+    if problem := static_problems(item, submission.source(item.name), submission.sources):
         return Verdict(FAILED, problem)
     seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     notes = outputs.precision_notes()
@@ -125,16 +136,35 @@ def run(item: Item, fn) -> Verdict:
             return stopped_verdict(item, case, outcome)
         if outcome.raised:
             return exception_verdict(item.name, case, outcome)
-        if item.flat_backprop and outcome.used_autograd:
+        if NO_AUTOGRAD in item.rules and outcome.used_autograd:
             return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
                                    "flat backprop computes every gradient by hand")
         if changed := [n for n in outcome.modified if n not in item.updates]:
             return Verdict(FAILED, f"{item.name}, {case.label}: changed its input {', '.join(changed)} in "
                                    "place; the docstring asks to leave inputs unchanged (compute new tensors, "
                                    "e.g. x.clone() or torch.where, instead of x[...] = or x.zero_())")
-        judged = replace(case, args=tuple(a if n in item.updates else b
-                                          for n, a, b in zip(case.names, case.args, before)))
-        if problem := item.judge(judged, outcome):
+        pre_call = replace(case, args=tuple(a if n in item.updates else b
+                                            for n, a, b in zip(case.names, case.args, before)))
+        if problem := judged(item, pre_call, outcome):
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     note = f" Note: {notes[0]}" if notes else ""
     return Verdict(PASSED, f"{item.name}: {item.passed}.{note}")
+
+
+def judged(item: Item, case: Case, outcome) -> str | None:
+    """item.judge, except that a judge tripping over a value the student's code returned (a
+    complex loss, a history of strings) fails this item only, with what it tripped over."""
+    try:
+        return item.judge(case, outcome)
+    except Exception as exc:  # noqa: BLE001 (the value came from the student's process)
+        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        return f"the grader could not read the returned value ({_kind(outcome.value)}): {text[:300]}"
+
+
+def _kind(value) -> str:
+    """What came back, in a few words: "a tensor (), complex64, cpu", "a tuple of 2"."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor {describe(value)}"
+    if isinstance(value, (tuple, list, dict)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"

@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from ..calls import seed
+from ..cleanroom.bounds import Record
 from .adapters import shipped
 from .item import Case, Item
 from .. import gradcheck
 from . import search
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
+from .rules import AUTOGRAD_AND_NN, NO_LOOPS
 from .points import (away_from_kinks, devices, float32_tolerance, large_scores_point,
                      visible_reg)
 
@@ -84,7 +86,7 @@ def loss_judge(reference):
 
 def loss_item(name: str, reference, hinge: bool, vectorized: bool) -> Item:
     return Item(name, lambda: loss_cases(reference, hinge), loss_judge(reference),
-                no_loops=vectorized, flat_backprop=True,
+                rules=((NO_LOOPS,) if vectorized else ()) + AUTOGRAD_AND_NN,
                 passed="loss and dW match the grader's float64 numerics on every hidden case")
 
 
@@ -136,11 +138,11 @@ class ConstantGradient:
     """A fake loss: returns loss = call number and a fixed gradient, and records its calls."""
 
     def __init__(self, G):
-        self.G, self.calls = G, []
+        self.G, self.calls = G, Record()  # bounded: the first calls, and the count of all
 
     def __call__(self, W, X_batch, y_batch, reg):
         self.calls.append((tuple(X_batch.shape), X_batch[:, 0].clone(), y_batch.clone(), reg))
-        return torch.tensor(float(len(self.calls) - 1), dtype=W.dtype), self.G.clone()
+        return torch.tensor(float(self.calls.count - 1), dtype=W.dtype), self.G.clone()
 
 
 @shipped
@@ -208,8 +210,8 @@ def judge_train(case: Case, outcome) -> str | None:
 def judge_constant_gradient(case: Case, W, history) -> str | None:
     fake, W0, G = case.extra["fake"], case.extra["W0"], case.extra["G"]
     _, _, X, y, lr, reg, T, batch = case.args
-    if len(fake.calls) != T:
-        return f"loss_func was called {len(fake.calls)} times in {T} iterations, expected {T}"
+    if fake.calls.count != T:
+        return f"loss_func was called {fake.calls.count} times in {T} iterations, expected {T}"
     for shape, rows, labels, reg_seen in fake.calls:
         if shape != (batch, X.shape[1]):
             return f"loss_func got a batch of shape {shape}, expected ({batch}, {X.shape[1]})"

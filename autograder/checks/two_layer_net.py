@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from .item import Case, Item
+from .rules import FLAT
 from .linear_classifiers import reference_sample_batch
 from .outputs import gradient_problem, scalar_problem, tuple_problem, values_problem
 from .. import gradcheck
@@ -109,9 +110,9 @@ HELPERS = {"sample_batch": reference_sample_batch, "init_params": reference_init
 
 ITEMS = {
     "nn_forward_pass": Item("nn_forward_pass", lambda: net_cases(with_labels=False), judge_forward,
-                            flat_backprop=True, passed="scores and hidden match on every hidden case"),
+                            rules=FLAT, passed="scores and hidden match on every hidden case"),
     "nn_forward_backward": Item("nn_forward_backward", forward_backward_cases, judge_loss_grads,
-                                flat_backprop=True, helpers={"nn_forward_pass": forward},
+                                rules=FLAT, helpers={"nn_forward_pass": forward},
                                 passed="scores, loss and all four gradients match the grader's float64 numerics"),
     "nn_train": Item("nn_train", train_cases, judge_train, helpers={"sample_batch": reference_sample_batch},
                      updates=("params",),

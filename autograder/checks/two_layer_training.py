@@ -8,6 +8,7 @@ import torch
 
 from ..calls import seed
 from . import search
+from ..cleanroom.bounds import Record
 from .item import Case
 from .outputs import tensor_problem, tuple_problem
 from .points import devices, relu_net_point
@@ -23,14 +24,14 @@ class RecordingLoss:
     """A fake loss_func: loss = call number, fixed grads; records params at every call."""
 
     def __init__(self, grads):
-        self.grads, self.seen = grads, []
+        self.grads, self.seen = grads, Record()  # bounded: the first calls, and the count of all
 
     def __call__(self, params, X, y=None, reg=0.0):
         if y is None:  # called for scores by a pred_func
             return torch.zeros(X.shape[0], 3, dtype=X.dtype)
         self.seen.append({k: params[k].detach().clone() for k in PARAMS})
         self.reg = reg
-        return torch.tensor(float(len(self.seen) - 1), dtype=X.dtype), {k: g.clone() for k, g in self.grads.items()}
+        return torch.tensor(float(self.seen.count - 1), dtype=X.dtype), {k: g.clone() for k, g in self.grads.items()}
 
 
 def fixed_prediction(params, loss_func, X):
@@ -86,8 +87,8 @@ def judge_schedule(case: Case, stats) -> str | None:
     """With constant gradients every step is lr_t * grad: read lr_t back from the params seen."""
     fake = case.extra["fake"]
     params, _, _, X, _, _, _, lr, decay, reg, T, batch = case.args
-    if len(fake.seen) != T:
-        return f"loss_func was called {len(fake.seen)} times for {T} iterations"
+    if fake.seen.count != T:
+        return f"loss_func was called {fake.seen.count} times for {T} iterations"
     if getattr(fake, "reg", None) != reg:
         return f"loss_func got reg={getattr(fake, 'reg', None)}, expected {reg}"
     path = fake.seen + [{k: params[k].detach().clone() for k in PARAMS}]
@@ -170,7 +171,7 @@ def judge_grid(case: Case, outcome) -> str | None:
     return None
 
 
-TRAINED = []  # (params, validation accuracy) of every net the student's search trained
+TRAINED = Record()  # (params, validation accuracy) of the nets the student's search trained
 
 
 SEARCH_ITERS = 40  # enough for learning rate 1 to beat learning rate 0 on the blobs (it does in 30)
@@ -221,8 +222,8 @@ def judge_best_net(case: Case, outcome) -> str | None:
     actual = (reference_predict(params, reference_forward_backward, data["X_val"]) == data["y_val"]).double().mean().item()
     if not math.isclose(float(val_acc), actual, abs_tol=1e-6):
         return f"best_val_acc is {float(val_acc):.4f} but best_params score {actual:.4f} on the validation set"
-    if len(TRAINED) != 2:
-        return f"nn_train was called {len(TRAINED)} times for a grid of 2 combinations"
+    if TRAINED.count != 2:
+        return f"nn_train was called {TRAINED.count} times for a grid of 2 combinations"
     best = max(acc for _, acc in TRAINED)
     if actual < best - 1e-9:
         return (f"returned a net with validation accuracy {actual:.3f}, but one of the nets trained "

@@ -8,6 +8,10 @@ keeps only its type name, so a check can say "got a generator").
 
 Callables that must run on the other side are not sent: an `export` hook turns them into a
 reference ({"$remote": id}) and an `resolve` hook turns references back into objects.
+
+What the grader reads is bounded before it costs anything: one deadline for a whole message
+(a sender that dribbles a byte every few seconds is cut at it), a header size, a number of
+decoded nodes, and one placeholder class per type name (not one per object).
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import math
 import re
 import socket
 import struct
+import time
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -23,6 +29,9 @@ import torch
 MAX_MESSAGE = 512 * 2**20   # bytes; a bigger message is refused (the sender's problem)
 MAX_DEPTH = 40              # nesting of containers
 MAX_STRING = 100_000        # characters of one string
+MAX_HEADER = 16 * 2**20     # bytes of a message's JSON (tensors travel as buffers, not JSON)
+MAX_NODES = 500_000         # values decoded from one message
+MAX_OPAQUE_TYPES = 64      # new placeholder classes one message may make; later names share one
 DTYPES = {str(t).replace("torch.", ""): t for t in (
     torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
     torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
@@ -41,9 +50,29 @@ class Opaque:
     """Stands for an object that cannot cross: only its type name is kept."""
 
 
-def opaque(type_name: str) -> Opaque:
-    name = re.sub(r"\W", "_", str(type_name))[:60] or "object"
-    return type(name, (Opaque,), {"__repr__": lambda self: f"<{name} object>"})()
+def safe_name(name) -> str:
+    return re.sub(r"\W", "_", str(name))[:60] or "object"
+
+
+_OPAQUE_TYPES: OrderedDict[str, type] = OrderedDict()  # the last 256 names' classes, reused
+
+
+def opaque(type_name: str, new_allowed: bool = True) -> Opaque:
+    """A placeholder whose type is named like the original's (a check can say "got a generator").
+
+    One class per name, not per object; a name not seen lately gets a class only while
+    new_allowed (the decoder allows MAX_OPAQUE_TYPES per message), else it is an "object":
+    300,000 objects of made-up types cost 300,000 small instances, not 300,000 classes."""
+    name = safe_name(type_name)
+    if name not in _OPAQUE_TYPES and not new_allowed:
+        name = "object"
+    kind = _OPAQUE_TYPES.get(name)
+    if kind is None:
+        kind = _OPAQUE_TYPES[name] = type(name, (Opaque,), {"__repr__": lambda self, n=name: f"<{n} object>"})
+        if len(_OPAQUE_TYPES) > 256:
+            _OPAQUE_TYPES.popitem(last=False)
+    _OPAQUE_TYPES.move_to_end(name)
+    return kind()
 
 
 class Encoder:
@@ -107,12 +136,16 @@ class Encoder:
 
 
 class Decoder:
-    def __init__(self, buffers: list[bytes], resolve=None):
-        self.buffers, self.resolve = buffers, resolve
+    def __init__(self, buffers: list[bytes], resolve=None, max_nodes: int = MAX_NODES):
+        self.buffers, self.resolve, self.budget = buffers, resolve, max_nodes
+        self.new_types = MAX_OPAQUE_TYPES  # placeholders: at most this many may need a new class
 
     def decode(self, node, depth: int = 0):
         if depth > MAX_DEPTH + 2:
             raise ProtocolError("nesting too deep")
+        self.budget -= 1
+        if self.budget < 0:
+            raise ProtocolError(f"more than {MAX_NODES:,} values in one message")
         if node is None or isinstance(node, (bool, int, float, str)):
             return node
         if isinstance(node, list):
@@ -141,7 +174,10 @@ class Decoder:
         if "$device" in node:
             return torch.device(str(node["$device"])[:20])
         if "$opaque" in node:
-            return opaque(node["$opaque"])
+            name = safe_name(node["$opaque"])
+            if name not in _OPAQUE_TYPES:
+                self.new_types -= 1
+            return opaque(name, new_allowed=self.new_types >= 0)
         if self.resolve is not None:
             return self.resolve(node, self)
         raise ProtocolError(f"unknown reference {sorted(node)[:3]}")
@@ -198,9 +234,15 @@ def send(sock: socket.socket, message: dict, export=None) -> None:
     sock.sendall(struct.pack("<Q", len(header)) + header + b"".join(enc.buffers))
 
 
-def _exactly(sock: socket.socket, n: int) -> bytes:
+def _exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    """n bytes; with a deadline (time.monotonic()), all of them by then or socket.timeout."""
     chunks, got = [], 0
     while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the message did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - got, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the connection")
@@ -209,20 +251,28 @@ def _exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(sock: socket.socket, resolve=None):
-    """Read one message and decode it; raises EOFError, ProtocolError or socket.timeout."""
-    (length,) = struct.unpack("<Q", _exactly(sock, 8))
-    if length > MAX_MESSAGE:
-        raise ProtocolError(f"message header of {length} bytes")
+def send_by(sock: socket.socket, message: dict, deadline: float, export=None) -> None:
+    """send(), all of it by the deadline (a receiver that stops reading cannot hold the sender)."""
+    sock.settimeout(max(0.01, deadline - time.monotonic()))
+    send(sock, message, export)  # sendall: the timeout bounds the whole call
+
+
+def receive(sock: socket.socket, resolve=None, deadline: float | None = None):
+    """Read one message and decode it; raises EOFError, ProtocolError or socket.timeout.
+
+    With a deadline the whole message must arrive by then, however it is cut into pieces."""
+    (length,) = struct.unpack("<Q", _exactly(sock, 8, deadline))
+    if length > MAX_HEADER:
+        raise ProtocolError(f"message header of {length} bytes (at most {MAX_HEADER})")
     try:
-        header = json.loads(_exactly(sock, length))
+        header = json.loads(_exactly(sock, length, deadline))
         sizes = header["sizes"]
         if not (isinstance(sizes, list) and all(isinstance(s, int) and s >= 0 for s in sizes)
                 and sum(sizes) <= MAX_MESSAGE):
             raise ProtocolError("bad buffer sizes")
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ProtocolError(f"unreadable message: {exc}") from None
-    buffers = [_exactly(sock, s) for s in sizes]
+    buffers = [_exactly(sock, s, deadline) for s in sizes]
     try:
         return Decoder(buffers, resolve).decode(header["body"])
     except (ValueError, KeyError, TypeError, RecursionError, OverflowError, RuntimeError) as exc:

@@ -41,8 +41,16 @@ def abi_version() -> int:
     return max(int(version), 0)
 
 
-def restrict(read_only: list[str], read_write: list[str]) -> bool:
-    """Confine this process; True when Landlock is in force."""
+FILE_READ_WRITE = (1 << 1) | (1 << 2)  # write file, read file: what /dev/null and friends need
+IOCTL_DEV = 1 << 15                    # ABI 5: ioctl on device files (TIOCSTI, ...)
+
+
+def restrict(read_only: list[str], read_write: list[str], devices: list[tuple[str, bool]] = ()) -> bool:
+    """Confine this process; True when Landlock is in force.
+
+    devices: (path, ioctl allowed) granted one by one; a folder of devices (/dev) is never
+    granted whole, since a rule on a folder grants every device in it, ioctls included.
+    """
     abi = abi_version()
     if abi < 1:
         return False
@@ -58,6 +66,8 @@ def restrict(read_only: list[str], read_write: list[str]) -> bool:
         for paths, access in ((read_only, READ), (read_write, fs)):
             for path in paths:
                 _allow(libc, ruleset, path, access)
+        for path, ioctl in devices:
+            _allow(libc, ruleset, path, (FILE_READ_WRITE | (IOCTL_DEV if ioctl else 0)) & fs, device=True)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
         if libc.syscall(SYS_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
@@ -67,13 +77,15 @@ def restrict(read_only: list[str], read_write: list[str]) -> bool:
     return True
 
 
-def _allow(libc, ruleset: int, path: str, access: int) -> None:
+def _allow(libc, ruleset: int, path: str, access: int, device: bool = False) -> None:
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         return  # a folder this machine does not have
     try:
-        if not os.path.isdir(path):
+        if os.path.isdir(path) and device:  # e.g. /dev/nvidia-caps: its files, not more
+            access |= READ
+        elif not os.path.isdir(path):
             access &= (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # file rights only
         rule = ctypes.create_string_buffer(struct.pack("<Qi", access, fd), 12)
         if libc.syscall(SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(RULE_PATH_BENEATH),

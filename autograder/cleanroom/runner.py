@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from ..bytecache import bytes_cache
 from ..checks import items
 from ..checks.item import Item, Submission, item_seed, run
 from ..static import definition_source, definitions_only, top_level_names
@@ -45,7 +46,7 @@ def _transformer():
     return TransformerManager()
 
 
-@functools.lru_cache(maxsize=1024)  # the given cells are the same in every notebook
+@bytes_cache(4_000_000)  # the given cells are the same in every notebook
 def ipython_to_python(source: str) -> str:
     """%magics and !commands as plain Python calls (they do nothing in the clean room)."""
     if (manager := _transformer()) is None:  # without IPython a magic is a syntax error, reported as such
@@ -116,10 +117,12 @@ def grade_notebook(assignment: str, answers: dict[str, str], given: dict[str, st
                 raise GraderError(f"the given cell {cell_id!r} raised {reply['error']}")
         result.landlock = session.landlock
         cells = run_answers(session, assignment, answers, result)
-        sources = list(answers.values())
+        sources = [s for s in answers.values() if len(s) <= session.answer_limit]
         for name, item in items(assignment).items():
             report = cells.get(answer_id(name), CellReport("missing"))
-            result.verdicts[name] = verdict_for(session, item, report, sources, answers.get(answer_id(name), ""))
+            own = answers.get(answer_id(name), "")
+            result.verdicts[name] = verdict_for(session, item, report, sources,
+                                                own if len(own) <= session.answer_limit else "")
     finally:
         session.close()
     return result
@@ -132,6 +135,10 @@ def run_answers(session: Session, assignment: str, answers: dict, result: Notebo
         cell_id = answer_id(name)
         if cell_id not in answers:
             result.notes.append(f"answer cell {cell_id} is missing")
+            continue
+        if (problem := oversized(answers[cell_id], session.answer_limit)) is not None:
+            reports[cell_id] = CellReport("refused", problem)  # before any parsing: never cut
+            result.notes.append(f"answer cell {cell_id} {problem}")
             continue
         try:
             reply = session.exec_cell(cell_id, ipython_to_python(answers[cell_id]))
@@ -147,6 +154,14 @@ def run_answers(session: Session, assignment: str, answers: dict, result: Notebo
     return reports
 
 
+def oversized(source: str, limit: int) -> str | None:
+    """Why an answer cell is refused unread (too long to run, parse or show), or None."""
+    if len(source) <= limit:
+        return None
+    return (f"has {len(source):,} characters, over the limit of {limit:,} for one answer cell: "
+            "it was not run")
+
+
 def verdict_for(session: Session, item: Item, report: CellReport, sources: list, own: str) -> Verdict:
     cell = answer_id(item.name)
     if report.status == "missing":
@@ -155,8 +170,15 @@ def verdict_for(session: Session, item: Item, report: CellReport, sources: list,
     if report.status in ("timeout", "crash"):
         status = TIMEOUT if report.status == "timeout" else ERROR
         return Verdict(status, f"the answer cell of {item.name} {report.message}; {item.name} could not be graded.")
+    if report.status == "refused":
+        return Verdict(ERROR, f"the answer cell of {item.name} {report.message}; shorten it (generated "
+                              f"data or pasted output does not belong in an answer cell).")
     submission = RemoteSubmission(session, sources)
-    if (problem := submission.problem(item.name)) and "not defined" in problem:
+    try:
+        problem = submission.problem(item.name)
+    except Stopped as stop:  # e.g. the notebook's time was used up by earlier items
+        return Verdict(TIMEOUT if stop.kind == "timeout" else ERROR, f"{item.name} {stop.message}.")
+    if problem and "not defined" in problem:
         others = [n for n in top_level_names(own) if n != item.name]
         if report.status == "raised":
             return Verdict(ERROR, f"{item.name} is not defined: its answer cell raised {report.message}.")

@@ -1,6 +1,6 @@
 """The student's side of the clean room: run cells and calls, send back plain values.
 
-A process forked from the zygote confines itself (memory, file size, Landlock), then serves
+A process forked from the zygote confines itself (confinement.py, limits, Landlock), then serves
 the grader over one socket:
 
     exec  {cell, source}                  -> {error?, where?}
@@ -22,8 +22,9 @@ import sys
 import torch
 
 from ..calls import call, error_of, seed, write_back
+from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
-from . import codec, landlock
+from . import codec, confinement, landlock
 
 
 class CappedText:
@@ -87,23 +88,36 @@ def resolver(sock):
     return resolve
 
 
+COMPILE = CellCompiler()  # one per sandbox process: the notebook's __future__ imports carry over
+
+
 def run_cell(ns: dict, msg: dict) -> dict:
     try:
-        code = compile(msg["source"], f"<cell {msg['cell']}>", "exec")
+        code = COMPILE(msg["source"], msg["cell"])
         exec(code, ns)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
-        line = exc.lineno if isinstance(exc, SyntaxError) else _cell_line(exc)
-        return {"error": list(error_of(exc)), "where": f"line {line}" if line else ""}
+        try:  # a SyntaxError the student raised by hand may carry anything in its fields
+            return {"error": list(_cell_error(exc)), "where": _cell_line(exc, msg["cell"])}
+        except Exception:  # noqa: BLE001
+            return {"error": list(error_of(exc)), "where": ""}
     return {}
 
 
-def _cell_line(exc: BaseException):
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith("<cell "):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+def _cell_error(exc: BaseException) -> tuple:
+    kind, text = error_of(exc)
+    if isinstance(exc, SyntaxError):
+        text = exc.msg if exc.msg else text  # the place goes in `where`
+        if hint := newer_syntax(exc):
+            text = f"{text}: {hint}"
+    return kind, text
+
+
+def _cell_line(exc: BaseException, cell: str) -> str:
+    """Where in the student's cells: 'cell c line 3: `text`' (the deepest frame of theirs)."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        text = (exc.text or "").strip()
+        return f"cell {cell} line {exc.lineno}" + (f": `{text}`" if text else "")
+    return student_frame(exc)
 
 
 def run_call(ns: dict, msg: dict, sock) -> dict:
@@ -125,24 +139,37 @@ def names(ns: dict, msg: dict) -> dict:
     return {"defined": {n: (type(ns[n]).__name__ if n in ns else None) for n in msg["names"]}}
 
 
-def confine(config: dict) -> bool:
-    """Working folder, limits, no terminal, Landlock; True when Landlock is in force."""
+def confine(config: dict) -> dict:
+    """No terminal, own cgroup and mounts, unprivileged, limits, Landlock: {protection: how}.
+
+    Runs as the first thing in a new sandbox (root when the grader is root); see confinement.py.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # nothing of the TA's terminal stays open here
+        os.dup2(null, fd)
+    os.close(null)
+    use_landlock = bool(config.get("landlock", True)) and landlock.abi_version() >= 1
+    done = confinement.enter(config, use_landlock)
     os.chdir(config["workdir"])
     sys.path.insert(0, config["workdir"])
     os.environ.clear()
     os.environ.update(config.get("env", {}))
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
     # RLIMIT_DATA counts the writable private memory (heap, tensors), not address space that
     # is only reserved: CUDA reserves tens of GiB of it when it starts (RLIMIT_AS would fail it)
     limits = {resource.RLIMIT_DATA: _data_bytes() + config["memory_mb"] * 2**20,
               resource.RLIMIT_FSIZE: config["file_mb"] * 2**20, resource.RLIMIT_CORE: 0}
     for kind, value in limits.items():
         resource.setrlimit(kind, (value, value))
-    if config.get("landlock", True):
-        return landlock.restrict(config["read_only"], [config["workdir"], *config.get("read_write", ["/dev"])])
-    return False
+    done["landlock"] = False
+    if use_landlock:
+        private = done["files"].startswith("private")
+        # a folder of devices is never granted whole (its rule would allow every device and ioctl)
+        writable = [p for p in config.get("read_write", ()) if p != "/dev"] + (["/dev/shm"] if private else [])
+        devices = [(d, False) for d in confinement.DEVICES] + [(d, True) for d in confinement.nvidia_devices()]
+        done["landlock"] = landlock.restrict(config["read_only"], [config["workdir"], *writable], devices)
+        done["reads"] = (done.get("reads", "") + "; " if "jail" in done.get("reads", "") else "") + \
+            "Landlock: Python and system folders read-only, no TCP, no signals outside"
+    return done
 
 
 def _data_bytes() -> int:
@@ -172,12 +199,13 @@ HANDLERS = {"exec": lambda ns, msg, sock: run_cell(ns, msg),
 def serve(sock, config: dict) -> None:
     """Confine this process, then answer the grader until it hangs up. Never returns."""
     try:
-        confined = confine(config)
+        protections = confine(config)
         out = CappedText(config.get("output_chars", 20_000))
         sys.stdout = sys.stderr = out
         ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": NoIPython}
         pristine = dict(vars(builtins))
-        codec.send(sock, {"op": "ready", "landlock": confined, "pid": os.getpid()})
+        codec.send(sock, {"op": "ready", "landlock": protections["landlock"], "pid": os.getpid(),
+                          "protections": protections})
         while True:
             msg = codec.receive(sock, resolver(sock))
             reply = HANDLERS[msg["op"]](ns, msg, sock)

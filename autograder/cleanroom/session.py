@@ -24,10 +24,8 @@ import torch
 
 from ..calls import Outcome, _changed, _snapshot, write_back
 from ..checks import adapters
-from . import codec
+from . import bounds, codec
 from .zygote import Zygote, env, nvidia_machine
-
-MAX_HELPER_INT = 100_000  # a student's call into a grader helper may not ask for more
 
 
 @dataclass
@@ -38,6 +36,7 @@ class Limits:
     memory_mb: int = 2048       # memory the student's process may add to the warm interpreter
     file_mb: int = 64           # largest file it may write
     output_chars: int = 20_000  # printed characters kept
+    answer_chars: int = 100_000  # characters of one answer cell; a longer one is refused unread
 
 
 class Stopped(Exception):
@@ -132,6 +131,11 @@ class Session:
         self.landlock = None
         self.remotes: dict[int, object] = {}
 
+    @property
+    def answer_limit(self) -> int:
+        """Characters of one answer cell (never more than one message string carries whole)."""
+        return min(self.limits.answer_chars, codec.MAX_STRING)
+
     # --- process lifetime ------------------------------------------------------------------
     def _start(self) -> None:
         config = {"workdir": self.workdir, "read_only": list(allowed_roots()), "memory_mb": self.limits.memory_mb,
@@ -164,9 +168,8 @@ class Session:
     # --- requests --------------------------------------------------------------------------
     def _receive(self, deadline: float, limit: float = 30.0):
         try:
-            while True:
-                self.sock.settimeout(max(0.01, min(deadline, self.deadline) - time.monotonic()))
-                msg = codec.receive(self.sock, self._resolve)
+            while True:  # one deadline for the call, its callbacks and every byte of its reply
+                msg = codec.receive(self.sock, self._resolve, min(deadline, self.deadline))
                 if not isinstance(msg, dict):
                     raise codec.ProtocolError("a reply that is not a message")
                 if msg.get("op") == "fatal":  # the process reports why it stops (then exits)
@@ -175,7 +178,7 @@ class Session:
                     raise Stopped("crash", f"stopped its process with {kind}: {str(text)[:500]}")
                 if msg.get("op") != "callback":
                     return msg
-                self._callback(msg)
+                self._callback(msg, min(deadline, self.deadline))
         except (socket.timeout, TimeoutError):
             self._kill()
             past = (f"the notebook's time limit ({self.limits.submission:g} s)" if time.monotonic() >= self.deadline
@@ -194,13 +197,17 @@ class Session:
             raise Stopped("timeout", f"was not run: the notebook's time limit ({self.limits.submission:g} s) was used up")
         if self.pid is None:
             self._start()
+        deadline = time.monotonic() + timeout
         try:
-            codec.send(self.sock, msg, self._export)
+            codec.send_by(self.sock, msg, min(deadline, self.deadline), self._export)
+        except (socket.timeout, TimeoutError):
+            self._kill()
+            raise Stopped("timeout", f"ran past the time limit ({timeout:g} s) and was stopped") from None
         except OSError as exc:
             status = self._kill()
             raise Stopped("crash", f"crashed the process running it: {describe_status(status)}") \
                 from exc
-        return self._receive(time.monotonic() + timeout, timeout)
+        return self._receive(deadline, timeout)
 
     def _export(self, value, encode):
         if (ref := adapters.reference(value, encode)) is not None:
@@ -218,22 +225,27 @@ class Session:
             return self.remotes[node["$remote"]]
         return adapters.resolve(node, decoder)
 
-    def _callback(self, msg: dict) -> None:
-        """The student's code called a grader function it was lent: run it here."""
+    def _callback(self, msg: dict, deadline: float) -> None:
+        """The student's code called a grader function it was lent: run it here, bounded
+        (inputs measured first, memory capped while it runs; see bounds)."""
         fn, args, kwargs = self.remotes.get(msg.get("rid")), msg.get("args", ()), msg.get("kwargs", {})
         name = getattr(fn, "__name__", type(fn).__name__)
         if not (isinstance(args, tuple) and isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
             reply = {"error": f"bad call of the grader's {name}"}
-        elif any(isinstance(v, int) and abs(v) > MAX_HELPER_INT for v in (*args, *kwargs.values())):
-            reply = {"error": f"the grader's {name} refuses numbers above {MAX_HELPER_INT}"}
+        elif problem := bounds.helper_problem(name, args, kwargs):
+            reply = {"error": problem}
         else:
             try:
-                reply = {"value": fn(*args, **kwargs)}
+                with bounds.memory_capped():
+                    reply = {"value": fn(*args, **kwargs)}
                 if getattr(fn, "changes_its_arguments", False):  # e.g. training params in place
                     reply.update(args_after=args, kwargs_after=kwargs)
             except Exception as exc:  # noqa: BLE001 (bad inputs from the student's code)
-                reply = {"error": f"the grader's {name} raised {type(exc).__name__}: {exc}"}
-        codec.send(self.sock, reply, self._export)
+                reply = {"error": f"the grader's {name} raised {type(exc).__name__}: {exc}"[:2000]}
+                if bounds.out_of_memory(exc):
+                    reply = {"error": f"the grader's {name} needed more than {bounds.HELPER_MEMORY_MB} MB "
+                                      "for these inputs and refused them: call it on smaller tensors"}
+        codec.send_by(self.sock, reply, deadline, self._export)
 
     # --- what the grader asks --------------------------------------------------------------
     def exec_cell(self, cell_id: str, source: str) -> dict:
@@ -243,10 +255,9 @@ class Session:
         return reply
 
     def defined(self, names: list[str]) -> dict:
-        try:
-            reply = self._request({"op": "names", "names": list(names)}, 10)
-        except Stopped:
-            return {}
+        """name -> type name in the sandbox (None: not defined); Stopped when it could not ask
+        (e.g. the notebook's time was used up: the item is then a timeout, not "not defined")."""
+        reply = self._request({"op": "names", "names": list(names)}, 10)
         return reply.get("defined", {}) if isinstance(reply.get("defined"), dict) else {}
 
     def call(self, target: str, case, adapter: str | None, helpers: dict, no_grad: bool, seed: int) -> Outcome:

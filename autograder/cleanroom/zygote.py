@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from . import confinement
+from .forks import Forks
 from .lifetime import die_with_parent
 
 HOME_PREFIX = "flatgrad-zygote-"
@@ -35,16 +37,18 @@ def env(workdir: str) -> dict:
 class Zygote:
     """The grader's handle on a zygote process."""
 
-    def __init__(self, start_timeout: float = 180.0, wait: bool = True):
+    def __init__(self, start_timeout: float = 180.0, wait: bool = True, without: tuple = ()):
         """Start the zygote process; with wait=False, return while it imports torch (the first
-        spawn, or wait_ready(), waits for it)."""
+        spawn, or wait_ready(), waits for it). without: kernel features to act as if missing
+        ("pidns", "mounts", "cgroup"), to test the fallbacks."""
         self.home = tempfile.mkdtemp(prefix=HOME_PREFIX)
         self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno())],
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno()),
+                                      ",".join(without)],
                                      pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         child.close()
-        self.start_timeout, self.ready = start_timeout, False
+        self.start_timeout, self.ready, self.protections = start_timeout, False, {}
         if wait:
             self.wait_ready()
 
@@ -52,8 +56,10 @@ class Zygote:
         if self.ready:
             return
         self.ctl.settimeout(self.start_timeout)
-        if json.loads(self.ctl.recv(1 << 16) or b"{}").get("op") != "ready":
+        ready = json.loads(self.ctl.recv(1 << 16) or b"{}")
+        if ready.get("op") != "ready":
             raise RuntimeError("the clean-room zygote did not start")
+        self.protections = ready.get("protections", {})  # what every sandbox gets (for the log)
         self.ctl.settimeout(60)
         self.ready = True
 
@@ -88,8 +94,44 @@ class Zygote:
         shutil.rmtree(self.home, ignore_errors=True)  # the zygote removes it too, unless killed
 
 
-def serve(ctl: socket.socket) -> None:
-    children: set[int] = set()
+def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.socket | None) -> int:
+    forks.limits = confinement.group_limits(config)
+    pid = forks.fork(config)
+    if pid == 0:
+        if ctl is not None:
+            ctl.close()
+        die_with_parent()
+        os.setsid()  # no controlling terminal (/dev/tty fails); its own process group
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        from autograder.cleanroom import sandbox
+        sandbox.serve(sock, config)
+    sock.close()
+    return pid
+
+
+def probe(forks: Forks) -> dict:
+    """What a sandbox gets on this machine, from one that confines itself for real and exits."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    workdir = tempfile.mkdtemp(prefix="flatgrad-probe-")  # where sessions make theirs
+    config = {"workdir": workdir, "read_only": [sys.base_prefix, sys.prefix], "read_write": [], "env": {},
+              "memory_mb": 2048, "file_mb": 64, "landlock": True}  # the default limits
+    pid = start_sandbox(forks, config, theirs, None)
+    forks.settle(pid)
+    from . import codec
+    mine.settimeout(30)
+    try:
+        ready = codec.receive(mine, lambda node, decoder: None)
+    except (OSError, EOFError, codec.ProtocolError) as exc:
+        ready = {"protections": {"probe": f"the probe sandbox failed: {exc}"}}
+    mine.close()
+    os.kill(pid, signal.SIGKILL)
+    forks.reap(pid)
+    forks.forget(pid)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return ready.get("protections") or {"probe": f"the probe sandbox failed: {ready.get('error')}"}
+
+
+def serve(ctl: socket.socket, forks: Forks) -> None:
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
@@ -99,28 +141,16 @@ def serve(ctl: socket.socket) -> None:
             break
         msg = json.loads(data)
         if msg["op"] == "spawn":
-            pid = os.fork()
-            if pid == 0:
-                ctl.close()
-                die_with_parent()
-                os.setpgid(0, 0)  # the grader kills the whole group when it is done
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                from autograder.cleanroom import sandbox
-                sandbox.serve(socket.socket(fileno=fds[0]), msg["config"])
-            os.close(fds[0])
-            children.add(pid)
+            pid = start_sandbox(forks, msg["config"], socket.socket(fileno=fds[0]), ctl)
             ctl.send(json.dumps({"pid": pid}).encode())
+            forks.settle(pid)
         elif msg["op"] == "wait":
             status = None
-            if msg["pid"] in children:
-                children.discard(msg["pid"])
-                status = os.waitpid(msg["pid"], 0)[1]
+            if msg["pid"] in forks.names:
+                status = forks.reap(msg["pid"])
             ctl.send(json.dumps({"status": status}).encode())
-    for pid in children:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
+            if msg["pid"] in forks.names:
+                forks.forget(msg["pid"])  # the empty cgroup goes after the grader has its answer
 
 
 def nvidia_machine() -> bool:
@@ -163,11 +193,14 @@ def main() -> None:
         # a backward pass starts autograd's device threads, which initializes CUDA: a process
         # forked after that cannot use the GPU ("CUDA error: initialization error", on an H200)
         warm_autograd(torch)
+    forks = Forks(tuple(filter(None, sys.argv[2].split(","))) if len(sys.argv) > 2 else ())
     try:
-        ctl.send(json.dumps({"op": "ready"}).encode())
-        serve(ctl)
+        ctl.send(json.dumps({"op": "ready", "protections": probe(forks)}).encode())
+        serve(ctl, forks)
     except OSError:  # the grader went away without closing (its process ended)
         pass
+    finally:
+        forks.close()
     # the grader hung up: remove this zygote's home (fontconfig cache, the sandboxes' $HOME) and
     # exit at once; finalizing the interpreter (torch, matplotlib) took ~1.4 s and saves nothing
     home = os.environ.get("HOME", "")

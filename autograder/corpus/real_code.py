@@ -2,8 +2,7 @@
 solutions of the EECS 498 / DeepRob API, written as realistic variants of our notebooks.
 
 Each Entry fails exactly its items (all others must pass). RULES lists the variants whose
-verdict depends on the flat-backprop rules (owned by the `rules` branch): `fails` holds the
-outcome expected once both branches are merged; tests/test_real_code.py marks them.
+verdict the flat-backprop rules decide (autograder/checks/rules.py, the `rules` branch).
 """
 from __future__ import annotations
 
@@ -191,14 +190,14 @@ LINEAR = [
           note="argmax with keepdim, then .view"),
 ]
 
-# Verdicts fixed by the `rules` branch: `fails` is the outcome expected after both merge.
+# Verdicts the flat-backprop rules decide (checks/rules.py): both are correct code.
 RULES = {"linear_classifiers": [
     Entry("rules-rc-svm-vec-relu-in-loss", replace={SVM_V: SVM_RELU},
           note="x.relu() in the SVM loss, gradient by hand: the linear notebook never bans relu"),
-    Entry("rules-rc-softmax-vec-F-one-hot", ("softmax_loss_vectorized",),
+    Entry("rules-rc-softmax-vec-F-one-hot",
           ((SMX_V, "is_correct = (y[:, None] == torch.arange(C, device=W.device)).to(W.dtype)",
             "import torch.nn.functional as F\n    is_correct = F.one_hot(y, C).to(W.dtype)"),),
-          note="torch.nn through an alias: the notebook bans torch.nn in answers"),
+          note="F.one_hot through an alias: the rules allow one_hot (it computes no gradient)"),
 ]}
 
 # --- two_layer_net ----------------------------------------------------------------------

@@ -11,12 +11,16 @@ from __future__ import annotations
 import atexit
 import functools
 import pathlib
+import sys
+import time
 
 from nbgrader.coursedir import CourseDirectory
+from tqdm import tqdm
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbformat import from_dict
 from traitlets import Bool, Float, Integer
 
+from ..cleanroom.confinement import describe
 from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
@@ -25,6 +29,7 @@ from .overwritecells import notebook_cells
 
 ENAMES = {FAILED: "ItemFailed", ERROR: "ItemError", TIMEOUT: "TimeoutError"}
 _zygote: Zygote | None = None
+_described = False
 
 
 def zygote(wait: bool = True) -> Zygote:
@@ -48,12 +53,15 @@ class CleanRoomGrade(NbGraderPreprocessor):
     memory_limit_mb = Integer(2048, help="Memory (MiB) a student's process may allocate.").tag(config=True)
     file_limit_mb = Integer(64, help="Largest file (MiB) a student's process may write.").tag(config=True)
     output_limit = Integer(20_000, help="Printed characters kept from a student's code.").tag(config=True)
+    answer_cell_limit = Integer(100_000, help="Characters of one answer cell: a longer cell is not run, parsed "
+                                              "or shown in feedback, and its item says so.").tag(config=True)
     landlock = Bool(True, help="Confine the student's process with Linux Landlock where the kernel has it "
                                "(no reading outside its folder and Python's, no network).").tag(config=True)
 
     def limits(self) -> Limits:
         return Limits(cell=self.cell_timeout, call=self.call_timeout, submission=self.notebook_timeout,
-                      memory_mb=self.memory_limit_mb, file_mb=self.file_limit_mb, output_chars=self.output_limit)
+                      memory_mb=self.memory_limit_mb, file_mb=self.file_limit_mb, output_chars=self.output_limit,
+                      answer_chars=self.answer_cell_limit)
 
     def preprocess(self, nb, resources):
         meta = resources["nbgrader"]
@@ -63,11 +71,10 @@ class CleanRoomGrade(NbGraderPreprocessor):
         answers = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
                    if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
         given = self.given_cells(meta["db_url"], assignment, notebook)
+        start = time.perf_counter()
         result = grade_notebook(assignment, answers, given, self.helper_files(assignment), zygote(),
                                 self.limits(), landlock=self.landlock)
-        if result.landlock is False and self.landlock:
-            self.log.warning("Landlock is not available on this kernel: student code can read files "
-                             "outside its folder (it still cannot change any score)")
+        self.describe_protections()
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             item = meta.get("grade_id")
@@ -75,8 +82,23 @@ class CleanRoomGrade(NbGraderPreprocessor):
                 # fail closed: a grade cell no check claims gets an error, never nbgrader's full marks
                 write_verdict(cell, result.verdicts.get(item) or Verdict(
                     ERROR, f"the grader has no check for grade cell {item!r}: no points without a check"))
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                shorten(cell, self.answer_cell_limit)
         nb.metadata["flatgrad"] = {"notes": result.notes, "landlock": result.landlock}
+        # for the class report's slowest notebooks (two clock reads a notebook: no measurable cost)
+        nb.metadata["flatgrad"]["seconds"] = round(time.perf_counter() - start, 3)
         return nb, resources
+
+    def describe_protections(self) -> None:
+        """Once per grading process, on the TA's screen (nbgrader's log of a worker is not shown):
+        what confines the student's code on this machine, and what fell back."""
+        global _described
+        if _described:
+            return
+        _described = True
+        text, weak = describe(zygote().protections, self.landlock)
+        tqdm.write(f"{'warning: ' if weak else ''}Clean room: {text}", file=sys.__stderr__)
 
     def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
         """The trusted source of the given cells, as the gradebook stored it (read once per worker)."""
@@ -96,6 +118,18 @@ class CleanRoomGrade(NbGraderPreprocessor):
 def _read_helpers(folder: str) -> dict:
     """Read once per worker: the source folder does not change during a grading run."""
     return {p.name: p.read_bytes() for p in sorted(pathlib.Path(folder).iterdir()) if p.suffix == ".py"}
+
+
+SHOWN = 2000  # characters of a refused answer cell kept in the graded notebook and feedback
+
+
+def shorten(cell, limit: int) -> None:
+    """An answer cell over the limit keeps only its start (feedback would highlight megabytes);
+    the submitted file keeps all of it."""
+    if len(cell.source) > limit:
+        cut = "#" if cell.cell_type == "code" else ""
+        cell.source = (f"{cut} [flatgrad: this answer cell had {len(cell.source):,} characters, over the limit of "
+                       f"{limit:,}; it was not run. Its first {SHOWN:,} characters:]\n" + cell.source[:SHOWN])
 
 
 def write_verdict(cell, verdict) -> None:

@@ -11,7 +11,6 @@ attributes are added with one substitution (feedback pages have no images).
 """
 from __future__ import annotations
 
-import functools
 import re
 
 from jinja2 import BytecodeCache, pass_context
@@ -19,6 +18,8 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+from ..bytecache import bytes_cache
 
 FOCUSABLE = re.compile(r'<div class="(jp-Cell-inputWrapper|jp-OutputArea-output)([^"]*)"')
 
@@ -50,13 +51,13 @@ class CachedHighlight(Highlight2HTML):
                             tuple(sorted(self.extra_formatter_options.items())))
 
 
-@functools.lru_cache(maxsize=4096)
+@bytes_cache(8_000_000)  # by the size of the sources kept, not their number
 def _highlighted(source: str, language: str, magics, options: tuple) -> str:
     highlight = Highlight2HTML(pygments_lexer=language, extra_formatter_options=dict(options))
     return highlight(source, language, {"magics_language": magics} if magics else None)
 
 
-@functools.lru_cache(maxsize=4096)
+@bytes_cache(8_000_000)
 def _markdown(source: str, anchor_link_text: str, exclude_anchor_links: bool) -> str:
     """HTMLExporter.markdown2html for a cell without attachments or embedded images."""
     renderer = IPythonRenderer(escape=False, attachments={}, embed_images=False, path="",

@@ -1,6 +1,6 @@
 """`make grade`: an ordered list of steps over one GradeRun, each a small function.
 
-    prepare -> autograde (and feedback) -> report -> export -> summary
+    prepare -> autograde (and feedback) -> report -> export -> class report -> summary
 
 Every step takes the run and changes it or the course folder; none returns anything.
 """
@@ -22,11 +22,13 @@ from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
 from . import failures, workers
+from ..report.build import class_report
 from .course import SOURCE, Course, assignments
 from ..checks import coverage
 from ..submission import find_notebook
-from ..verdict import ERROR
+from ..verdict import ERROR, TIMEOUT
 from .results import COLUMNS, failed_notebook, load_notebook, read_items
+from .watchpool import WorkerStopped
 
 @dataclass
 class GradeRun:
@@ -89,7 +91,7 @@ def start_workers(run: GradeRun, generate: list = ()):
     with assignments to generate, the future of that job, which a worker takes first."""
     if run.pool is not None:
         return None
-    run.pool = workers.pool(run.course, run.jobs)
+    run.pool = workers.pool(run.course, run.jobs, log=run.log)
     made = run.pool.submit(workers.generate, list(generate)) if generate else None
     for _ in range(max(1, run.jobs)):
         run.pool.submit(workers.warm_up)
@@ -131,25 +133,37 @@ def autograde(run: GradeRun) -> None:
     pool = run.pool
     # feedback of unchanged submissions is rewritten too (it shows manual grades)
     for future in [pool.submit(workers.feedback_one, s, a) for s, a in refresh]:
-        if (problem := future.result()) is not None:
+        try:
+            problem = future.result()
+        except Exception as exc:  # noqa: BLE001 (the watchdog stopped it: the grade itself stands)
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is not None:
             run.log(f"warning: feedback: {problem}")
     futures = [pool.submit(workers.autograde_one, s, a) for s, a, _ in todo]
     for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
                        unit="notebook", file=sys.stderr):
-        student, assignment, status, message, rows = outcome_of(future, futures, todo)
+        student, assignment, status, message, rows = outcome_of(future, futures, todo, run.course)
         record(run, student, assignment, status, message, rows)
         if status != failures.UNRESOLVED:  # the grader's own failures are retried next time
             write_stamp(run.course, student, assignment, status, message)
 
 
-def outcome_of(future, futures, todo):
-    """A worker's result; a worker that died leaves its submission unresolved, never zero."""
+def outcome_of(future, futures, todo, course):
+    """A worker's result. The watchdog's verdicts: a submission that held its worker too long
+    is a timeout, one that grew it too big an error (every item, score 0); a worker that died
+    leaves its submission unresolved, never zero."""
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 (BrokenProcessPool and the like)
+    except WorkerStopped as stop:
         s, a, _ = todo[futures.index(future)]
-        reason = f"the grading worker failed: {type(exc).__name__}: {exc}"[:300]
-        return s, a, failures.UNRESOLVED, reason, []
+        if stop.kind != "died":
+            status = TIMEOUT if stop.kind == "timeout" else ERROR
+            return s, a, status, stop.message, failed_notebook(course.db_url, a, s, status, stop.message)
+        reason = f"the grading worker failed: {stop.message}"
+    except Exception as exc:  # noqa: BLE001 (the worker's own failure, reported)
+        s, a, _ = todo[futures.index(future)]
+        reason = f"the grading worker failed: {type(exc).__name__}: {exc}"
+    return s, a, failures.UNRESOLVED, reason[:300], []
 
 
 def submission_problem(course: Course, student: str, assignment: str) -> str | None:
@@ -274,7 +288,7 @@ def export(run: GradeRun) -> None:
         raise RuntimeError(f"nbgrader export failed:\n{proc.stderr[-3000:]}")
 
 
-STEPS = [prepare, autograde, report, export]
+STEPS = [prepare, autograde, report, export, class_report]  # class_report: reports/index.html
 
 
 def grade(course: Course, student: str | None = None, only: list | None = None,

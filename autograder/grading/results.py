@@ -117,7 +117,7 @@ def failed_notebook(db_url: str, assignment: str, student: str, status: str, rea
     """Every item of a submission whose notebook could not be run at all."""
     with Gradebook(db_url) as gb:
         cells = gb.find_notebook(assignment, assignment).grade_cells
-        return [ItemResult(student, assignment, c.name, 0.0 if status == ERROR else None,
+        return [ItemResult(student, assignment, c.name, 0.0 if status in (ERROR, TIMEOUT) else None,
                            c.max_score, status, reason) for c in cells]
 
 

@@ -5,7 +5,10 @@ Each worker here imports them once and runs nbgrader's own converters through it
 (Autograde, in one pass: autograder.grading.onepass; then generate_feedback) for one
 submission after another; every submission still gets a fresh sandbox process for the
 student's code (autograder.cleanroom). Workers are replaced after MAX_TASKS submissions, so
-memory stays bounded whatever the class size.
+memory stays bounded whatever the class size, and they run behind a watchdog
+(autograder.grading.watchpool): a submission that holds its worker past the notebook's limit
+(plus WATCHDOG_GRACE for nbgrader's own steps) or grows it past WORKER_MEMORY_MB ends as
+timeout / error, and the worker is replaced.
 """
 from __future__ import annotations
 
@@ -13,21 +16,35 @@ import atexit
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import failures, onepass
 from .results import failed_notebook, load_notebook, notebook_notes, read_items
+from .watchpool import WatchedPool
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
+NOTEBOOK_TIMEOUT = 600.0  # CleanRoomGrade.notebook_timeout's default (nbgrader_config.py sets it)
+WATCHDOG_GRACE = 120.0    # seconds beyond it for nbgrader's steps and the feedback page
+WORKER_MEMORY_MB = 3072   # a worker is ~350 MB; a lent helper may add 512 (cleanroom.bounds)
 _api = None
 _course = None
 
 
-def pool(course, jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start, initargs=(str(course.root), course.db_url),
-                               max_tasks_per_child=MAX_TASKS)
+def pool(course, jobs: int, log=None) -> WatchedPool:
+    limit = notebook_timeout(course.root) + WATCHDOG_GRACE
+    return WatchedPool(jobs, multiprocessing.get_context("spawn"), initializer=_start,
+                       initargs=(str(course.root), course.db_url), task_limit=limit,
+                       memory_mb=WORKER_MEMORY_MB, max_tasks=MAX_TASKS, log=log)
+
+
+def notebook_timeout(root) -> float:
+    """CleanRoomGrade.notebook_timeout of the course (its nbgrader_config.py and course_config.py)."""
+    from traitlets.config.loader import PyFileConfigLoader
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        return float(config.CleanRoomGrade.get("notebook_timeout", NOTEBOOK_TIMEOUT))
+    except Exception:  # noqa: BLE001 (a broken config fails in the workers, with nbgrader's message)
+        return NOTEBOOK_TIMEOUT
 
 
 def _start(root: str, db_url: str) -> None:

@@ -1,0 +1,96 @@
+"""Ways out of the sandbox, graded through `make grade` with honest students (issue 13).
+
+Landlock is turned off for this class: the jail, the unprivileged uid, the namespaces and the
+cgroup must hold on their own (tests/test_integrity.py grades its corpus with Landlock on).
+Every entry gets exactly its expected per-item outcome, the honest ones are unaffected, the
+batch finishes, and no process a submission started is left when `make grade` returns.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from autograder.cleanroom import cgroups
+from autograder.corpus import entries
+from autograder.corpus.attacks_sandbox import ATTACKS_SANDBOX, BOMB, DAEMON
+from test_grading import make_grade, manual_items, read_csv
+
+A = "linear_classifiers"
+HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]
+CLASS = ATTACKS_SANDBOX + HONEST
+COURSE_CONFIG = ("c = get_config()  # noqa: F821\n"
+                 "c.CleanRoomGrade.cell_timeout = 10\n"
+                 "c.CleanRoomGrade.call_timeout = 10\n"
+                 "c.CleanRoomGrade.notebook_timeout = 120\n"
+                 "c.CleanRoomGrade.memory_limit_mb = 512\n"
+                 "c.CleanRoomGrade.landlock = False\n")
+NEEDS_ROOT = {"sbx-shm-semaphores", "sbx-many-files", "sbx-import-reference", "sbx-read-repo", "sbx-device"}
+NEEDS_CGROUP = {"sbx-memory-children", "sbx-fork-bomb"}
+
+
+def comms() -> dict[int, str]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                found[int(entry)] = fh.read().strip()
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("attacks")
+    (course / "course_config.py").write_text(COURSE_CONFIG)
+    for entry in CLASS:
+        entry.write(course / "submitted", A)
+    proc = make_grade(course)
+    left = {pid: name for pid, name in comms().items() if name in (DAEMON, BOMB)}
+    rows = read_csv(course / "reports" / "checks.csv")
+    return course, proc, {(r["student_id"], r["item"]): r for r in rows}, left
+
+
+def test_grading_finishes_and_leaves_no_process_behind(graded):
+    course, proc, _, left = graded
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert left == {}, left
+    statuses = {r["student_id"]: r["status"] for r in read_csv(course / "reports" / "submissions.csv")}
+    assert set(statuses.values()) == {"graded"}
+
+
+def test_the_log_says_once_what_holds_without_landlock(graded):
+    _, proc, _, _ = graded
+    log = proc.stdout + proc.stderr
+    assert "Clean room:" in log and "Landlock off by configuration" in log
+    workers = log.count("Clean room:")
+    assert 1 <= workers <= (os.cpu_count() or 1) + 1  # once per grading process, not per notebook
+
+
+@pytest.mark.parametrize("entry", CLASS, ids=lambda e: e.name)
+def test_each_submission_gets_exactly_its_outcome(entry, graded):
+    if entry.name in NEEDS_ROOT and os.geteuid() != 0:
+        pytest.skip("without root and Landlock the sandbox runs as the grader's user (said in the log)")
+    if entry.name in NEEDS_CGROUP and cgroups.setup("probe-attacks").mode == "none":
+        pytest.skip("no writable cgroup on this machine (said in the log)")
+    course, _, checks, _ = graded
+    mine = {item: row for (student, item), row in checks.items() if student == entry.name}
+    assert mine, f"no rows for {entry.name}"
+    for item, row in mine.items():
+        if item in manual_items(A):
+            assert row["status"] in ("not_run", "error"), row
+        elif item in entry.expected():
+            assert row["status"] == entry.expected()[item] and float(row["score"]) == 0, row
+            assert entry.messages.get(item, "").lower() in row["message"].lower(), row
+        else:
+            assert row["status"] == "passed" and row["score"] == row["max_score"], (entry.name, row)
+
+
+def test_no_cgroup_of_a_finished_run_is_left():
+    for controller in ("memory", "pids"):
+        base = f"/sys/fs/cgroup/{controller}"
+        for name in os.listdir(base) if os.path.isdir(base) else ():
+            if name.startswith("flatgrad-") and name[9:].isdigit():
+                assert os.path.exists(f"/proc/{name[9:]}"), f"{base}/{name} outlived its zygote"
+    cgroups.teardown(cgroups.setup("probe-attacks"))
