@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from autograder.checks import coverage
+from autograder.checks import coverage, items
 from autograder.corpus import real_code
 from autograder.corpus.notebooks import pack
 from test_grading import make_grade, manual_items, read_csv
@@ -40,6 +40,8 @@ def test_corpus_is_big_enough_and_new():
     """At least 30 variants written for this issue, bugs and correct ones in each assignment."""
     names = [e.name for a in real_code.ENTRIES for e in real_code.entries(a)]
     assert len(names) >= 30 and len(set(names)) == len(names)
+    for a in real_code.ENTRIES:  # every variant changes some cell, and fails only real items
+        assert all(e.touched() and set(e.fails) <= set(items(a)) for e in real_code.entries(a))
     for a in real_code.ENTRIES:
         assert any(e.fails for e in real_code.entries(a)) and any(not e.fails for e in real_code.entries(a))
 

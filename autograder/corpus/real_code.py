@@ -195,8 +195,8 @@ RULES = {"linear_classifiers": [
     Entry("rules-rc-svm-vec-relu-in-loss", replace={SVM_V: SVM_RELU},
           note="x.relu() in the SVM loss, gradient by hand: the linear notebook never bans relu"),
     Entry("rules-rc-softmax-vec-F-one-hot",
-          ((SMX_V, "is_correct = (y[:, None] == torch.arange(C, device=W.device)).to(W.dtype)",
-            "import torch.nn.functional as F\n    is_correct = F.one_hot(y, C).to(W.dtype)"),),
+          edits=((SMX_V, "is_correct = (y[:, None] == torch.arange(C, device=W.device)).to(W.dtype)",
+                  "import torch.nn.functional as F\n    is_correct = F.one_hot(y, C).to(W.dtype)"),),
           note="F.one_hot through an alias: the rules allow one_hot (it computes no gradient)"),
 ]}
 
