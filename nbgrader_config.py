@@ -50,6 +50,12 @@ c.Execute.allow_errors = True
 
 # Feedback: the grade cells' hidden tests, and tracebacks quoting them, are removed
 # before the HTML is written.
+# Student HTML (written answers, outputs) is made inert wherever nbconvert renders it: in
+# feedback pages and in formgrader, whose own template renders markdown without nbconvert's
+# sanitize step (autograder/grading/safehtml.py).
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "autograder.grading.safehtml.clean_html",
+                          "markdown2html": "autograder.grading.safehtml.SafeMarkdown"}
 c.GenerateFeedback.exporter_class = "autograder.grading.feedbackhtml.QuickHTMLExporter"
 c.GenerateFeedback.preprocessors = [
     "autograder.grading.getgrades.BulkGetGrades",  # nbgrader's, grades read at once

@@ -10,11 +10,12 @@ from .grading.course import REPO, Course
 
 def cmd_grade(args) -> int:
     from .grading import pipeline, summary
-    course = Course(Path(args.course) if args.course else REPO)
+    # resolved: the workers change directory to the course root, relative paths would break
+    course = Course(Path(args.course).resolve() if args.course else REPO)
     empty = not args.course and not any(course.students(a) for a in pipeline.assignments())
     if args.demo or empty:
         from .corpus.demo import build_demo_class
-        course = Course(Path(args.course) if args.course else REPO / "demo")
+        course = Course(Path(args.course).resolve() if args.course else REPO / "demo")
         if empty:
             print(f"No submissions in {REPO / 'submitted'}: grading the demo class instead", file=sys.stderr)
         print(f"Demo class: writing its submissions to {course.submitted}/", file=sys.stderr)

@@ -27,7 +27,9 @@ KILL_AFTER = (4.0, 9.0, 14.0, 20.0, 27.0)  # seconds after each start
 
 def write_class(course):
     for assignment, entry in CLASS:
-        entry.write(course / "submitted", assignment)
+        path = entry.write(course / "submitted", assignment)
+        if path.exists():  # both copies collected at the same time: grades.csv shows that time
+            os.utime(path, (1_700_000_000, 1_700_000_000))
 
 
 def killed_run(course, after: float) -> None:

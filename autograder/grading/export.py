@@ -11,6 +11,8 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 
+from .csvcells import plain_row, safe_row
+
 KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
         "raw_score", "late_submission_penalty", "score", "max_score", "status", "message"]
 STATUS_FILE = Path("reports") / "submissions.csv"
@@ -22,7 +24,7 @@ def read_statuses(path: Path) -> dict:
         return {}
     with path.open(newline="") as fh:
         return {(r["student_id"], r["assignment"]): (r["status"], r["message"])
-                for r in csv.DictReader(fh)}
+                for r in map(plain_row, csv.DictReader(fh))}
 
 
 class StatusCsvExportPlugin(CsvExportPlugin):
@@ -44,7 +46,7 @@ class StatusCsvExportPlugin(CsvExportPlugin):
                     if self.student and student.id not in self.student:
                         continue
                     status, message = statuses.get((student.id, assignment.name), ("", ""))
-                    writer.writerow(self.row(gradebook, assignment, student, status, message))
+                    writer.writerow(safe_row(self.row(gradebook, assignment, student, status, message)))
 
     @staticmethod
     def row(gradebook, assignment, student, status, message) -> dict:

@@ -14,8 +14,10 @@ from nbgrader import utils
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter
 
+from .literalids import LiteralIds
 
-class OnePassAutograde(Autograde):
+
+class OnePassAutograde(LiteralIds, Autograde):  # LiteralIds: `glob[ab]` is one student
     def _init_preprocessors(self) -> None:
         self.exporter._preprocessors = []
         for pp in [*self.sanitize_preprocessors, *self.autograde_preprocessors]:

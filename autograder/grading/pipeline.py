@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from concurrent.futures import as_completed
@@ -25,7 +26,8 @@ from . import failures, workers
 from ..report.build import class_report
 from .course import SOURCE, Course, assignments
 from ..checks import coverage
-from ..submission import find_notebook
+from .csvcells import plain_row, safe_row
+from ..submission import SET_ASIDE, find_notebook, record_collection_time
 from ..verdict import ERROR, TIMEOUT
 from .results import COLUMNS, failed_notebook, load_notebook, read_items
 from .watchpool import WorkerStopped
@@ -167,13 +169,17 @@ def outcome_of(future, futures, todo, course):
 
 
 def submission_problem(course: Course, student: str, assignment: str) -> str | None:
-    """Put a notebook submitted under another name in place; say why a folder can't be graded."""
+    """Put a notebook submitted under another name in place and record when it was collected;
+    say why a folder can't be graded (no notebook, a link, a file that is no notebook)."""
     folder = course.submitted / student / assignment
-    path, problem = find_notebook(folder, assignment)
-    if path is not None and path != folder / f"{assignment}.ipynb":
+    path, problem = find_notebook(folder, assignment, root=course.submitted)
+    if path is None:
+        return problem
+    record_collection_time(folder, path)
+    if path != folder / f"{assignment}.ipynb":
         shutil.copyfile(path, folder / f"{assignment}.ipynb")
         (folder / RENAMED).write_text(path.name)
-    return problem
+    return None
 
 
 RENAMED = ".flatgrad-renamed-from"  # which file a renamed submission was graded from
@@ -186,8 +192,11 @@ def submission_notes(course: Course, student: str, assignment: str) -> list[str]
     renamed = (folder / RENAMED).read_text() if (folder / RENAMED).exists() else None
     if renamed:
         notes.append(f"notebook submitted as {renamed}, graded as {assignment}.ipynb")
-    shipped = {p.name for p in (SOURCE / assignment).iterdir()} | {RENAMED, "timestamp.txt"}
+    shipped = {p.name for p in (SOURCE / assignment).iterdir()} | {RENAMED, "timestamp.txt", SET_ASIDE}
     extra = sorted(p.name for p in folder.iterdir() if p.name not in shipped and p.name != renamed)
+    if (folder / SET_ASIDE).exists():
+        notes.append("the submission's own timestamp.txt was not used (the submission time is when "
+                     "the notebook was collected)")
     if extra:
         notes.append(f"extra files not used by the grader: {', '.join(extra[:5])}")
     return notes
@@ -213,11 +222,17 @@ def source_notebook(assignment: str) -> bytes:
 
 
 def fingerprint(course: Course, student: str, assignment: str) -> str:
-    """Hash of the submitted files and the source notebook they are graded against."""
+    """Hash of the submitted files and the source notebook they are graded against (a link
+    counts by its target's name, a fifo or device by its kind: neither is ever read)."""
     digest = hashlib.sha256(source_notebook(assignment))
     folder = course.submitted / student / assignment
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if not p.is_dir() or p.is_symlink()):
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode):
+            data = path.read_bytes()
+        else:
+            data = f"{stat.S_IFMT(info.st_mode)}:{os.readlink(path) if path.is_symlink() else ''}".encode()
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + data)
     return digest.hexdigest()
 
 
@@ -267,12 +282,12 @@ def write_rows(path, columns, rows, replaced) -> None:
     kept = []
     if path.exists():
         with path.open(newline="") as fh:
-            kept = [r for r in csv.DictReader(fh) if (r["student_id"], r["assignment"]) not in replaced]
+            kept = [r for r in map(plain_row, csv.DictReader(fh)) if (r["student_id"], r["assignment"]) not in replaced]
     rows = sorted(kept + rows, key=lambda r: (r["assignment"], r["student_id"]))
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, columns)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(map(safe_row, rows))  # no cell a spreadsheet runs as a formula
     atomic_write(path, out.getvalue())
 
 

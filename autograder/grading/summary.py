@@ -5,15 +5,18 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+from .csvcells import plain_row
+
 MARKS = {"passed": "", "failed": " x", "error": " E", "timeout": " T", "not_run": " -"}
 
 
 def table(checks_csv: Path, submissions_csv: Path) -> str:
     """A plain-text table per assignment: scores, a mark for each item that did not pass."""
     with checks_csv.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = [_printable(plain_row(r)) for r in csv.DictReader(fh)]
     with submissions_csv.open(newline="") as fh:
-        notebook_status = {(r["student_id"], r["assignment"]): r["status"] for r in csv.DictReader(fh)}
+        notebook_status = {(r["student_id"], r["assignment"]): r["status"]
+                           for r in map(_printable, map(plain_row, csv.DictReader(fh)))}
     by_assignment = defaultdict(list)
     for r in rows:
         by_assignment[r["assignment"]].append(r)
@@ -34,6 +37,12 @@ def table(checks_csv: Path, submissions_csv: Path) -> str:
         out.append("items: " + ", ".join(f"{k + 1} {i}" for k, i in enumerate(items)))
         out.append("marks: x failed, E error, T timeout, - not run (written answers: graded in formgrader)")
     return "\n".join(out)
+
+
+def _printable(row: dict) -> dict:
+    """Control characters (a student id with an escape sequence) shown, not sent to the terminal."""
+    return {k: "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in v) if isinstance(v, str) else v
+            for k, v in row.items()}
 
 
 def _score(row) -> str:

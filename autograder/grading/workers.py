@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import failures, onepass
+from . import failures, literalids, onepass
 from .results import failed_notebook, load_notebook, notebook_notes, read_items
 from .watchpool import WatchedPool
 
@@ -150,7 +150,7 @@ def autograde_one(student: str, assignment: str):
 def feedback_one(student: str, assignment: str) -> str | None:
     """nbgrader generate_feedback for one graded submission; None, or what went wrong."""
     try:
-        result = _api.generate_feedback(assignment, student, force=True)
+        result = literalids.generate_feedback(_api, assignment, student)  # the id is no glob pattern
     except Exception as exc:  # noqa: BLE001 (reported; the grade itself stands)
         result = {"success": False, "log": f"{type(exc).__name__}: {exc}"}
     if result.get("success"):
