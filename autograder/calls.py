@@ -71,6 +71,12 @@ def _snapshot(value):
     return value
 
 
+def pristine(args: tuple) -> tuple:
+    """The grader's own copy of a call's arguments, taken before the call: a judge compares
+    with these, never with what the student's code (or the clean room's write-back) left."""
+    return tuple(_snapshot(a) for a in args)
+
+
 def _changed(before, after) -> bool:
     if torch.is_tensor(before):
         return not (torch.is_tensor(after) and before.shape == after.shape

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import sys
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 
-from ..calls import call, seed
+from ..calls import call, pristine, seed
 from ..static import function_source, rule_uses
 from .rules import NO_AUTOGRAD, Rule
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
+from . import outputs
 from .outputs import describe
 
 
@@ -41,6 +42,7 @@ class Item:
     adapter: Callable | None = None  # turns what was submitted (e.g. a class) into a callable
     static: Callable | None = None   # extra source rule: source -> problem or None
     passed: str = "all hidden tests passed"
+    updates: tuple = ()  # arguments the function is meant to change in place (e.g. W in SGD)
 
 
 def static_problems(item: Item, source: str | None, sources=()) -> str | None:
@@ -126,7 +128,9 @@ def run(item: Item, fn) -> Verdict:
     if problem := static_problems(item, submission.source(item.name), submission.sources):
         return Verdict(FAILED, problem)
     seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
+    notes = outputs.precision_notes()
     for case in item.cases():
+        before = pristine(case.args)  # the grader's own copy: judges never read what the call left
         outcome = submission.call(item, case)
         if outcome.stopped:
             return stopped_verdict(item, case, outcome)
@@ -135,9 +139,16 @@ def run(item: Item, fn) -> Verdict:
         if NO_AUTOGRAD in item.rules and outcome.used_autograd:
             return Verdict(FAILED, f"{item.name} recorded an autograd graph (requires_grad / enable_grad): "
                                    "flat backprop computes every gradient by hand")
-        if problem := judged(item, case, outcome):
+        if changed := [n for n in outcome.modified if n not in item.updates]:
+            return Verdict(FAILED, f"{item.name}, {case.label}: changed its input {', '.join(changed)} in "
+                                   "place; the docstring asks to leave inputs unchanged (compute new tensors, "
+                                   "e.g. x.clone() or torch.where, instead of x[...] = or x.zero_())")
+        pre_call = replace(case, args=tuple(a if n in item.updates else b
+                                            for n, a, b in zip(case.names, case.args, before)))
+        if problem := judged(item, pre_call, outcome):
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
-    return Verdict(PASSED, f"{item.name}: {item.passed}.")
+    note = f" Note: {notes[0]}" if notes else ""
+    return Verdict(PASSED, f"{item.name}: {item.passed}.{note}")
 
 
 def judged(item: Item, case: Case, outcome) -> str | None:

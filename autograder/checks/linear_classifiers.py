@@ -5,7 +5,6 @@ student's gradient with numeric derivatives of these (float64, central differenc
 """
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -14,9 +13,12 @@ from ..calls import seed
 from ..cleanroom.bounds import Record
 from .adapters import shipped
 from .item import Case, Item
+from .. import gradcheck
+from . import search
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
 from .rules import AUTOGRAD_AND_NN, NO_LOOPS
-from .points import away_from_kinks, devices, visible_reg
+from .points import (away_from_kinks, devices, float32_tolerance, large_scores_point,
+                     visible_reg)
 
 SEED = 2024
 
@@ -40,16 +42,27 @@ def loss_cases(reference, hinge: bool) -> list:
     specs = [("a 20x30 problem with 10 classes", 20, 30, 10, torch.float64, "cpu"),
              ("a single sample (N=1)", 1, 7, 4, torch.float64, "cpu"),
              ("two classes, D != C", 25, 6, 2, torch.float64, "cpu"),
-             ("float32 inputs", 20, 30, 10, torch.float32, "cpu")]
+             ("float32 inputs", 20, 30, 10, torch.float32, "cpu"),
+             ("more than 10 classes", 15, 20, 12, torch.float64, "cpu")]
+    if not hinge:  # the stability test of a softmax: float64 overflows at 710, float32 at 89
+        specs += [(f"scores around +-1000, {t} (rows far apart, correct class far above in two)",
+                   12, 16, 12, dtype, "large") for t, dtype in (("float64", torch.float64), ("float32", torch.float32))]
     specs += [(f"inputs on {d}", 30, 20, 5, torch.float32, d) for d in devices() if d != "cpu"]
     cases = []
     for k, (label, N, D, C, dtype, device) in enumerate(specs):
-        W, X, y = away_from_kinks(N, D, C, seed=SEED + k, hinge=hinge)
-        reg = visible_reg(reference, W, X, y)
+        large, device = device == "large", "cpu" if device == "large" else device
+        W, X, y = (large_scores_point(N, D, C, seed=SEED + k) if large
+                   else away_from_kinks(N, D, C, seed=SEED + k, hinge=hinge))
+        # at scores of 1000 a visible L2 term would be ~1e4 and drown the numeric derivatives
+        reg = float(f"{1 / (W * W).sum().item():.3g}") if large else visible_reg(reference, W, X, y)
         args = (W.to(device, dtype), X.to(device, dtype), y.to(device), reg)
         point = {"W": args[0].double().cpu(), "X": args[1].double().cpu(), "y": y, "reg": reg}
+        tol = f32_tol = gradcheck.DIRECTIONAL_TOL
+        if large:  # what float32 work can reach at scores of 1000 (float64 inputs: with a note)
+            f32_tol = float32_tolerance(point["X"] @ point["W"], tol)
+            tol = f32_tol if dtype == torch.float32 else tol
         cases.append(Case(f"{label} (N={N}, D={D}, C={C}, reg={reg})", ("W", "X", "y", "reg"),
-                          args, {"point": point, "seed": SEED + k}))
+                          args, {"point": point, "seed": SEED + k, "tol": tol, "f32_tol": f32_tol}))
     return cases
 
 
@@ -66,7 +79,8 @@ def loss_judge(reference):
         expected = reference(p["W"], p["X"], p["y"], p["reg"]).item()
         return (scalar_problem("loss", loss, expected, W.dtype, W.device)
                 or gradient_problem("dW", dW, lambda W_: reference(W_, p["X"], p["y"], p["reg"]),
-                                    W, case.extra["seed"]))
+                                    W, case.extra["seed"], tol=case.extra["tol"],
+                                    float32_tol=case.extra["f32_tol"]))
     return judge
 
 
@@ -85,7 +99,9 @@ def sample_cases() -> list:
     names = ("X", "y", "num_train", "batch_size")
     return [Case("1000 rows, batch of 300", names, (X, y, 1000, 300), {"limit": 1000}),
             Case("num_train=10 of 1000 rows, batch of 50", names, (X, y, 10, 50), {"limit": 10}),
-            Case("float32 rows, batch of 1", names, (X.float(), y, 1000, 1), {"limit": 1000})]
+            Case("float32 rows, batch of 1", names, (X.float(), y, 1000, 1), {"limit": 1000}),
+            # every row reachable, roughly uniform: randint(0, num_train - 1) never draws the last
+            Case("num_train=3 of 1000 rows, 3000 draws", names, (X, y, 3, 3000), {"limit": 3, "uniform": True})]
 
 
 def judge_sample(case: Case, outcome) -> str | None:
@@ -94,7 +110,8 @@ def judge_sample(case: Case, outcome) -> str | None:
         return f"should return (X_batch, y_batch), got {type(value).__name__}"
     X, y, _, batch = case.args
     Xb, yb = value
-    if problem := (tensor_problem("X_batch", Xb, X[:batch]) or tensor_problem("y_batch", yb, y[:batch])):
+    if problem := (tensor_problem("X_batch", Xb, X.new_empty(batch, X.shape[1]))
+                   or tensor_problem("y_batch", yb, y.new_empty(batch))):
         return problem
     rows = Xb[:, 0].long()
     if not torch.equal(Xb, X[rows]) or not torch.equal(yb, y[rows]):
@@ -103,6 +120,15 @@ def judge_sample(case: Case, outcome) -> str | None:
         return f"sampled row {int(rows.max())}, but only the first {case.extra['limit']} rows may be used"
     if batch > 50 and rows.unique().numel() == batch:
         return "no row was drawn twice in a large batch: sample WITH replacement (torch.randint)"
+    if case.extra.get("uniform"):
+        counts = torch.bincount(rows, minlength=case.extra["limit"]).tolist()
+        expected = batch / case.extra["limit"]
+        if min(counts) == 0:
+            return (f"row {counts.index(0)} was never drawn in {batch} draws from the first "
+                    f"{case.extra['limit']} rows (counts {counts}): every row must be reachable; note that "
+                    "torch.randint(low, high) excludes high")
+        if any(abs(c - expected) > 0.25 * expected for c in counts):
+            return f"rows drawn {counts} times in {batch} draws: sample uniformly (about {expected:.0f} each)"
     return None
 
 
@@ -202,13 +228,14 @@ def judge_constant_gradient(case: Case, W, history) -> str | None:
     return None
 
 
-# --- predict_linear_classifier and the search grids --------------------------------------
+# --- predict_linear_classifier (the search grids are in checks/search.py) ---------------
 
 def predict_cases() -> list:
     cases = []
     for k, (N, D, C, dtype, device) in enumerate([(50, 8, 5, torch.float64, "cpu"),
                                                    (1, 3, 2, torch.float64, "cpu"),
-                                                   (40, 6, 4, torch.float32, "cpu")]
+                                                   (40, 6, 4, torch.float32, "cpu"),
+                                                   (30, 5, 12, torch.float64, "cpu")]
                                                   + [(30, 5, 3, torch.float32, d) for d in devices()[1:]]):
         gen = torch.Generator().manual_seed(SEED + k)
         W = torch.randn(D, C, dtype=torch.float64, generator=gen).to(device, dtype)
@@ -228,33 +255,6 @@ def judge_predict(case: Case, outcome) -> str | None:
     return None
 
 
-def judge_grid(case: Case, outcome) -> str | None:
-    value = outcome.value
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        return f"should return (learning_rates, regularization_strengths), got {type(value).__name__}"
-    names = ("learning_rates", "regularization_strengths")
-    for name, values in zip(names, value):
-        try:
-            numbers = [float(v) for v in values]
-        except (TypeError, ValueError):
-            return f"{name} should be a list of numbers"
-        if not numbers:
-            return f"{name} is empty"
-        if not all(math.isfinite(v) and v >= 0 for v in numbers):
-            return f"{name} should hold finite non-negative numbers, got {numbers}"
-    combos = len(value[0]) * len(value[1])
-    if not 2 <= combos <= 25:
-        return f"the grid has {combos} combinations; search 2 to 25 (each one trains a model)"
-    if not all(0 < float(v) <= 10 for v in value[0]):
-        return "every learning rate should be in (0, 10]"
-    return None
-
-
-def grid_item(name: str) -> Item:
-    return Item(name, lambda: [Case("called with no arguments", (), ())], judge_grid,
-                passed="returns a usable search grid")
-
-
 ITEMS = {
     "svm_loss_naive": loss_item("svm_loss_naive", svm_loss, hinge=True, vectorized=False),
     "svm_loss_vectorized": loss_item("svm_loss_vectorized", svm_loss, hinge=True, vectorized=True),
@@ -264,10 +264,10 @@ ITEMS = {
     "sample_batch": Item("sample_batch", sample_cases, judge_sample,
                          passed="samples matching rows with replacement"),
     "train_linear_classifier": Item("train_linear_classifier", train_cases, judge_train,
-                                    helpers={"sample_batch": reference_sample_batch},
+                                    helpers={"sample_batch": reference_sample_batch}, updates=("W",),
                                     passed="SGD updates W correctly and learns an easy problem"),
     "predict_linear_classifier": Item("predict_linear_classifier", predict_cases, judge_predict,
                                       passed="predicts argmax labels as int64"),
-    "svm_get_search_params": grid_item("svm_get_search_params"),
-    "softmax_get_search_params": grid_item("softmax_get_search_params"),
+    "svm_get_search_params": search.grid_item("svm_get_search_params", "svm"),
+    "softmax_get_search_params": search.grid_item("softmax_get_search_params", "softmax"),
 }

@@ -74,3 +74,49 @@ def visible_reg_params(loss_fn, params: dict, X, y, names=("W1", "W2")) -> float
         loss_fn(leaves, X, y, 0.0).backward()
     ratios = [max(leaves[k].grad.norm().item(), 1e-3) / (2 * params[k].norm().item()) for k in names]
     return round(float(torch.tensor(ratios).log().mean().exp()), 4)
+
+
+def far_apart_scores(N: int, C: int, y: torch.Tensor, gen) -> torch.Tensor:
+    """Scores (N, C) float64 whose rows sit around +-1000 (a different offset per row) with
+    gaps of tens inside a row, and two rows where the correct class is 1000 above the rest.
+
+    A softmax without the per-row max shift overflows (exp(1000) = inf), one shifted by the
+    global max underflows in the rows far below it, and one-hot * log(probs) makes 0 * log 0 =
+    NaN where a wrong class underflows; the textbook per-row shift is exact here.
+    """
+    sign = torch.where(torch.arange(N) % 2 == 0, 1.0, -1.0).double()
+    offsets = sign * (600 + 400 * torch.rand(N, dtype=torch.float64, generator=gen))
+    scores = offsets[:, None] + 10 * torch.randn(N, C, dtype=torch.float64, generator=gen)
+    rows = torch.arange(min(2, N))
+    scores[rows, y[rows]] = offsets[rows] + 1000  # the notebook's own case: correct far above
+    return scores
+
+
+def with_scores(features: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Weights W with features @ W = scores (features (N, K), K >= N, full row rank)."""
+    return features.T @ torch.linalg.solve(features @ features.T, scores)
+
+
+def large_scores_point(N: int, D: int, C: int, seed: int):
+    """(W, X, y) float64, D >= N, with X @ W = far_apart_scores (the stability test)."""
+    X, y, gen = classification_data(N, D, C, seed)
+    return with_scores(X, far_apart_scores(N, C, y, gen)), X, y
+
+
+def large_scores_net_point(N: int, D: int, H: int, C: int, seed: int):
+    """(params, X, y) of a kink-free net (H >= N) whose output scores are far_apart_scores."""
+    params, X, y = relu_net_point(N, D, H, C, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    hidden = (X @ params["W1"] + params["b1"]).clamp_min(0)
+    params["W2"] = with_scores(hidden, far_apart_scores(N, C, y, gen) - params["b2"])
+    return params, X, y
+
+
+def float32_tolerance(scores: torch.Tensor, tol: float) -> float:
+    """The directional gradient threshold for float32 work at these score magnitudes.
+
+    float32 resolves a score of 2000 to ~1e-4, so correct float32 work reaches directional
+    errors of ~2e-6 here (measured), not the ~1e-8 of small scores; real gradient bugs stay
+    >= 2e-4. A tenth of float32's spacing at the largest score (~2.4e-5 at 2000) sits between.
+    """
+    return max(tol, 0.1 * torch.finfo(torch.float32).eps * scores.abs().max().item())

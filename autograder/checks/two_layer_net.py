@@ -11,7 +11,9 @@ from .item import Case, Item
 from .rules import FLAT
 from .linear_classifiers import reference_sample_batch
 from .outputs import gradient_problem, scalar_problem, tuple_problem, values_problem
-from .points import devices, relu_net_point, visible_reg_params
+from .. import gradcheck
+from .points import (devices, float32_tolerance, large_scores_net_point, relu_net_point,
+                     visible_reg_params)
 from .two_layer_reference import (PARAMS, forward, loss, reference_forward_backward,
                                   reference_init, reference_predict)
 from .two_layer_training import (best_net_cases, judge_best_net, judge_grid, judge_predict,
@@ -25,17 +27,28 @@ def net_cases(with_labels: bool) -> list:
     specs = [("a 40x20 input, H=15, 10 classes", 40, 20, 15, 10, torch.float64, "cpu"),
              ("a single sample (N=1)", 1, 5, 6, 3, torch.float64, "cpu"),
              ("two classes, D=6, H=4", 25, 6, 4, 2, torch.float64, "cpu"),
-             ("float32 inputs", 40, 20, 15, 10, torch.float32, "cpu")]
+             ("float32 inputs", 40, 20, 15, 10, torch.float32, "cpu"),
+             ("more than 10 classes", 30, 10, 12, 12, torch.float64, "cpu")]
+    # the stability test: output scores around +-1000, rows far apart (see points.far_apart_scores)
+    specs += [(f"scores around +-1000, {t} (rows far apart, correct class far above in two)",
+               8, 10, 24, 12, dtype, "large") for t, dtype in (("float64", torch.float64), ("float32", torch.float32))]
     specs += [(f"inputs on {d}", 30, 12, 10, 5, torch.float32, d) for d in devices() if d != "cpu"]
     cases = []
     for k, (label, N, D, H, C, dtype, device) in enumerate(specs):
-        params, X, y = relu_net_point(N, D, H, C, seed=SEED + k)
-        reg = visible_reg_params(loss, params, X, y)
+        large, device = device == "large", "cpu" if device == "large" else device
+        params, X, y = (large_scores_net_point if large else relu_net_point)(N, D, H, C, seed=SEED + k)
+        # at scores of 1000 a visible L2 term would be ~1e4 and drown the numeric derivatives
+        weights = (params["W1"] ** 2).sum() + (params["W2"] ** 2).sum()
+        reg = float(f"{1 / weights.item():.3g}") if large else visible_reg_params(loss, params, X, y)
         moved = {n: t.to(device, dtype) for n, t in params.items()}
         Xd = X.to(device, dtype)
         point = {"params": {n: t.double().cpu() for n, t in moved.items()}, "X": Xd.double().cpu(),
                  "y": y, "reg": reg}
-        extra = {"point": point, "seed": SEED + k}
+        tol = f32_tol = gradcheck.DIRECTIONAL_TOL
+        if large:  # what float32 work can reach at scores of 1000 (float64 inputs: with a note)
+            f32_tol = float32_tolerance(forward(point["params"], point["X"])[0], tol)
+            tol = f32_tol if dtype == torch.float32 else tol
+        extra = {"point": point, "seed": SEED + k, "tol": tol, "f32_tol": f32_tol}
         if with_labels:
             cases.append(Case(f"{label} (N={N}, reg={reg})", ("params", "X", "y", "reg"),
                               (moved, Xd, y.to(device), reg), extra))
@@ -81,7 +94,8 @@ def judge_loss_grads(case: Case, outcome) -> str | None:
         def f(P, name=name):
             return loss({**params, name: P}, X, y, reg)
         if problem := gradient_problem(f"grads['{name}']", grads[name], f, case.args[0][name],
-                                       case.extra["seed"] + k):
+                                       case.extra["seed"] + k, tol=case.extra["tol"],
+                                       float32_tol=case.extra["f32_tol"]):
             return problem
     return None
 
@@ -101,10 +115,11 @@ ITEMS = {
                                 rules=FLAT, helpers={"nn_forward_pass": forward},
                                 passed="scores, loss and all four gradients match the grader's float64 numerics"),
     "nn_train": Item("nn_train", train_cases, judge_train, helpers={"sample_batch": reference_sample_batch},
+                     updates=("params",),
                      passed="SGD with a per-epoch learning-rate decay, and it learns an easy problem"),
     "nn_predict": Item("nn_predict", predict_cases, judge_predict, passed="predicts argmax labels as int64"),
     "nn_get_search_params": Item("nn_get_search_params", lambda: [Case("called with no arguments", (), ())],
-                                 judge_grid, passed="returns a usable search grid"),
+                                 judge_grid, passed="the grid's best net reaches 0.95 on the digits"),
     "find_best_net": Item("find_best_net", best_net_cases, judge_best_net, helpers=HELPERS,
                           passed="trains every combination and keeps the best"),
 }

@@ -1,11 +1,13 @@
 """Checks for two_layer_net's training side: nn_train, nn_predict, the grid, find_best_net."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 
 from ..calls import seed
+from . import search
 from ..cleanroom.bounds import Record
 from .item import Case
 from .outputs import tensor_problem, tuple_problem
@@ -154,7 +156,19 @@ def judge_grid(case: Case, outcome) -> str | None:
         return "hidden_sizes should be positive integers"
     if not all(0 < float(d) <= 1 for d in outcome.value[3]):
         return "learning_rate_decays should be in (0, 1]"
-    return None if 2 <= combos <= 25 else f"the grid has {combos} combinations; search 2 to 25"
+    if not 2 <= combos <= 25:
+        return f"the grid has {combos} combinations; search 2 to 25"
+    if max(int(h) for h in outcome.value[1]) > search.MAX_HIDDEN:
+        return f"hidden_sizes go up to {search.MAX_HIDDEN} (each net is trained when the grid is graded)"
+    lrs, hidden, regs, decays = ([float(v) for v in values] for values in outcome.value)
+    combos = tuple(itertools.product(lrs, [int(h) for h in hidden], regs, decays))
+    accuracy, (lr, H, reg, decay) = search.net_search(combos)
+    if accuracy < search.NET_ACCURACY:
+        return (f"the grid's best net (learning rate {lr:g}, {H} hidden units, reg {reg:g}, decay {decay:g}) "
+                f"reaches a validation accuracy of {accuracy:.3f} on the digits with find_best_net "
+                f"({search.NET_ITERS} iterations, batches of {search.NET_BATCH}); the docstring asks for at "
+                f"least {search.NET_ACCURACY}")
+    return None
 
 
 TRAINED = Record()  # (params, validation accuracy) of the nets the student's search trained

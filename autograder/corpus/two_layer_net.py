@@ -60,10 +60,11 @@ ONE_HOT_BACKWARD = '''def nn_forward_backward(params, X, y=None, reg=0.0):
     if y is None:
         return scores
     N, C = scores.shape
-    probs = (scores - scores.max(1, keepdim=True).values).exp()
-    probs = probs / probs.sum(1, keepdim=True)
+    shifted = scores - scores.max(1, keepdim=True).values
+    log_probs = shifted - shifted.exp().sum(1, keepdim=True).log()  # never log(0)
+    probs = log_probs.exp()
     onehot = torch.eye(C, dtype=scores.dtype, device=scores.device)[y]
-    loss = -(onehot * probs.log()).sum() / N + reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
+    loss = -(onehot * log_probs).sum() / N + reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
     dscores = (probs - onehot) / N
     dhidden = dscores @ params["W2"].T
     dhidden[hidden <= 0] = 0

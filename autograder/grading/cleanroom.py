@@ -24,7 +24,7 @@ from ..cleanroom.confinement import describe
 from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
-from ..verdict import ERROR, FAILED, PASSED, TIMEOUT
+from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 from .overwritecells import notebook_cells
 
 ENAMES = {FAILED: "ItemFailed", ERROR: "ItemError", TIMEOUT: "TimeoutError"}
@@ -76,9 +76,12 @@ class CleanRoomGrade(NbGraderPreprocessor):
                                 self.limits(), landlock=self.landlock)
         self.describe_protections()
         for cell in nb.cells:
-            item = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") and item in result.verdicts:
-                write_verdict(cell, result.verdicts[item])
+            meta = cell.metadata.get("nbgrader", {})
+            item = meta.get("grade_id")
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                # fail closed: a grade cell no check claims gets an error, never nbgrader's full marks
+                write_verdict(cell, result.verdicts.get(item) or Verdict(
+                    ERROR, f"the grader has no check for grade cell {item!r}: no points without a check"))
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 shorten(cell, self.answer_cell_limit)

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from . import failures, workers
 from ..report.build import class_report
 from .course import SOURCE, Course, assignments
+from ..checks import coverage
 from .csvcells import plain_row, safe_row
 from ..submission import SET_ASIDE, find_notebook, record_collection_time
 from ..verdict import ERROR, TIMEOUT
@@ -108,6 +109,11 @@ def autograde(run: GradeRun) -> None:
     always re-runs that student.
     """
     todo, cached = list(run.todo), run.cached
+    refused = {a: coverage.refusal(a, SOURCE / a / f"{a}.ipynb") for a in run.assignments}
+    for s, a, previous in [t for t in todo + cached if refused.get(t[1])]:
+        # fail closed, and no stamp: the submission is graded once the course is fixed
+        (todo if (s, a, previous) in todo else cached).remove((s, a, previous))
+        record(run, s, a, ERROR, refused[a], failed_notebook(run.course.db_url, a, s, ERROR, refused[a]))
     for s, a, previous in cached:
         notebook = run.course.autograded_notebook(s, a)
         if previous["status"] == "graded":
