@@ -6,6 +6,7 @@ import re
 import nbformat
 from bs4 import BeautifulSoup
 from nbconvert.exporters import HTMLExporter
+from traitlets.config import Config
 
 from autograder.grading.course import SOURCE
 from autograder.grading.feedbackhtml import TEMPLATES, QuickHTMLExporter, _highlighted, _markdown
@@ -17,9 +18,18 @@ def text(html: str) -> str:
     return UUID.sub("<uuid>", BeautifulSoup(html, "html.parser").get_text())
 
 
+def kit_html_exporter() -> HTMLExporter:
+    """nbconvert's exporter with the kit's sanitizing settings (nbgrader_config.py)."""
+    config = Config()
+    config.HTMLExporter.sanitize_html = True
+    config.HTMLExporter.filters = {"clean_html": "autograder.grading.safehtml.clean_html",
+                                   "markdown2html": "autograder.grading.safehtml.SafeMarkdown"}
+    return HTMLExporter(config=config)
+
+
 def test_quick_exporter_renders_the_page_htmlexporter_renders():
     nb = nbformat.read(SOURCE / "linear_classifiers" / "linear_classifiers.ipynb", as_version=4)
-    plain, _ = HTMLExporter().from_notebook_node(nb)
+    plain, _ = kit_html_exporter().from_notebook_node(nb)
     _highlighted.cache_clear()
     _markdown.cache_clear()
     TEMPLATES.store.clear()

@@ -38,6 +38,21 @@ def make_grade(course, *extra):
                           capture_output=True, text=True, timeout=1800)
 
 
+def assert_exact_outcome(entry, checks, assignment, manual=("not_run", "error")):
+    """Its own items: the expected status, score 0 and the expected words; all others: full
+    marks; written answers (graded by hand): one of `manual`."""
+    mine = {item: row for (student, item), row in checks.items() if student == entry.name}
+    assert mine, f"no rows for {entry.name}"
+    for item, row in mine.items():
+        if item in manual_items(assignment):
+            assert row["status"] in manual, row
+        elif item in entry.expected():
+            assert row["status"] == entry.expected()[item] and float(row["score"]) == 0, row
+            assert entry.messages.get(item, "").lower() in row["message"].lower(), row
+        else:
+            assert row["status"] == "passed" and row["score"] == row["max_score"], (entry.name, row)
+
+
 def read_csv(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
