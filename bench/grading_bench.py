@@ -15,6 +15,8 @@ both, and the ratio. Targets: >= 10x nbgrader's throughput; 300 students x 3 not
 from __future__ import annotations
 
 import argparse
+import collections
+import csv
 import json
 import os
 import re
@@ -68,7 +70,10 @@ def kit(course: Path, jobs: int | None) -> dict:
         raise SystemExit(f"make grade failed:\n{proc.stderr[-3000:]}")
     bars = re.findall(r"autograde: 100%\|[^|]*\| (\d+)/(\d+) \[(\d+):(\d+)", proc.stderr)
     autograde = int(bars[-1][2]) * 60 + int(bars[-1][3]) if bars else None
-    return {"total_s": total, "autograde_s": autograde}
+    # a fast run is only a result if the notebooks were really graded: count their statuses
+    with open(course / "reports" / "submissions.csv", newline="") as fh:
+        statuses = collections.Counter(row["status"] for row in csv.DictReader(fh))
+    return {"total_s": total, "autograde_s": autograde, "statuses": dict(statuses)}
 
 
 def nbgrader_alone(course: Path, source: Path, per_assignment: int) -> dict:
@@ -115,6 +120,7 @@ def main() -> None:
     print(f"class: {args.students} students x {len(MODULES)} notebooks = {notebooks} notebooks, {os.cpu_count()} cores")
     print(f"make grade:        {ours['total_s']:7.1f} s in all (autograde phase {ours['autograde_s']} s)"
           f"  -> {per_ours:.3f} s per notebook")
+    print(f"statuses:          {ours['statuses']}")
     print(f"nbgrader alone:    {theirs['total_s']:7.1f} s for {theirs['notebooks']} notebooks"
           f"  -> {per_theirs:.3f} s per notebook")
     print(f"throughput ratio:  {result['speedup']:.1f}x  (target >= 10x: {'PASS' if result['speedup'] >= 10 else 'FAIL'})")
