@@ -47,7 +47,8 @@ def helper_problem(name: str, args: tuple, kwargs: dict) -> str | None:
     return None
 
 
-def _data_bytes() -> int:
+def data_bytes() -> int:
+    """What this process already holds (VmData): limits count only what comes on top of it."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmData:"):
@@ -59,7 +60,7 @@ def _data_bytes() -> int:
 def memory_capped(mb: int = HELPER_MEMORY_MB):
     """Allocations beyond `mb` more than now fail (MemoryError / torch's RuntimeError) inside."""
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    cap = _data_bytes() + mb * 2**20
+    cap = data_bytes() + mb * 2**20
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))

@@ -25,6 +25,7 @@ from ..calls import call, error_of, seed, write_back
 from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
 from . import codec, confinement, landlock
+from .bounds import data_bytes
 
 
 class CappedText:
@@ -156,7 +157,7 @@ def confine(config: dict) -> dict:
     os.environ.update(config.get("env", {}))
     # RLIMIT_DATA counts the writable private memory (heap, tensors), not address space that
     # is only reserved: CUDA reserves tens of GiB of it when it starts (RLIMIT_AS would fail it)
-    limits = {resource.RLIMIT_DATA: _data_bytes() + config["memory_mb"] * 2**20,
+    limits = {resource.RLIMIT_DATA: data_bytes() + config["memory_mb"] * 2**20,
               resource.RLIMIT_FSIZE: config["file_mb"] * 2**20, resource.RLIMIT_CORE: 0}
     for kind, value in limits.items():
         resource.setrlimit(kind, (value, value))
@@ -172,13 +173,6 @@ def confine(config: dict) -> dict:
     return done
 
 
-def _data_bytes() -> int:
-    """What the warm interpreter already holds (VmData): the limit is on what the student adds."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def restore(pristine: dict, out: CappedText) -> None:

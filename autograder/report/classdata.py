@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-try:  # CSV cells a spreadsheet would run are written with a leading "'" (grading/csvcells.py,
-    # from the intake work): read back as the kit's own readers do
-    from ..grading.csvcells import plain_row
-except ImportError:  # written as they are
-    def plain_row(row: dict) -> dict:
-        return row
+# CSV cells a spreadsheet would run are written with a leading "'": read back as written
+from ..grading.csvcells import plain_row
 
 NOT_SUBMITTED = "not_submitted"
 
