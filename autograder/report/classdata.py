@@ -15,20 +15,9 @@ from urllib.parse import quote
 
 # CSV cells a spreadsheet would run are written with a leading "'": read back as written
 from ..grading.csvcells import plain_row
+from ..grading.results import ItemResult as ItemRow  # one row of reports/checks.csv
 
 NOT_SUBMITTED = "not_submitted"
-
-
-@dataclass(frozen=True)
-class ItemRow:
-    """One row of reports/checks.csv."""
-    student_id: str
-    assignment: str
-    item: str
-    score: float | None
-    max_score: float
-    status: str
-    message: str
 
 
 @dataclass
