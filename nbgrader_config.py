@@ -27,7 +27,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "autograder.grading.cleanroom.CleanRoomGrade",
+    "autograder.grading.cleanroomgrade.CleanRoomGrade",
     "nbgrader.preprocessors.LimitOutput",
     "autograder.grading.saveautogrades.BulkSaveAutoGrades",  # nbgrader's, one query, one commit
     "nbgrader.preprocessors.AssignLatePenalties",
@@ -37,7 +37,7 @@ c.Autograde.autograde_preprocessors = [
 # (~17 times a notebook, 0.1 s); once, after the last one, is enough.
 c.Exporter.optimistic_validation = True
 
-# Limits per student notebook (see autograder/grading/cleanroom.py for all settings).
+# Limits per student notebook (see autograder/grading/cleanroomgrade.py for all settings).
 c.CleanRoomGrade.cell_timeout = 30
 c.CleanRoomGrade.call_timeout = 60
 c.CleanRoomGrade.notebook_timeout = 600

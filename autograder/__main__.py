@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .grading.course import REPO, Course
+from .layout import REPO, Course
 
 
 def cmd_grade(args) -> int:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .checks.rules import stale_statements, write_statements
-from .grading.course import REPO, SOURCE, Course, assignments
+from .layout import REPO, SOURCE, Course, assignments
 
 RELEASE = REPO / "release"
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")

@@ -34,7 +34,7 @@ from torch.autograd.gradcheck import GradcheckError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as bench/<name>.py
 from autograder import gradcheck as gc  # noqa: E402
 from autograder.checks import linear_classifiers as lin, two_layer_net as tln  # noqa: E402
-from autograder.checks.points import away_from_kinks, relu_net_point, visible_reg, visible_reg_params  # noqa: E402
+from autograder.checks.samples import away_from_kinks, relu_net_point, visible_reg, visible_reg_params  # noqa: E402
 from autograder.checks.two_layer_reference import forward, loss as net_loss  # noqa: E402
 from autograder.corpus import entries  # noqa: E402
 from autograder.corpus.notebooks import functions  # noqa: E402

@@ -28,9 +28,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from autograder.corpus import MODULES, entries
+from autograder.corpus import entries
 from autograder.corpus.notebooks import Entry
-from autograder.grading.course import REPO, Course
+from autograder.layout import REPO, Course, assignments
 
 NBGRADER_ALONE = """c = get_config()  # noqa: F821
 # nbgrader's own autograde steps: the notebook and its hidden tests run in a Jupyter kernel.
@@ -51,7 +51,7 @@ def build_class(submitted: Path, students: int) -> int:
     crashes) plus a notebook with corrupt JSON; student k gets entry k mod len(pool).
     """
     count = 0
-    for assignment in MODULES:
+    for assignment in assignments():
         pool = [e for e in entries(assignment) if e.in_process or e.name.startswith("crash")]
         pool.append(Entry("broken-json", raw=b'{"cells": [{"cell_type": "code", "sour', status="error"))
         for k in range(students):
@@ -86,14 +86,14 @@ def nbgrader_alone(course: Path, source: Path, per_assignment: int) -> dict:
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=env,  # noqa: E731
                                     capture_output=True, text=True)
-    for assignment in MODULES:  # not timed: the gradebook entry both graders need first
+    for assignment in assignments():  # not timed: the gradebook entry both graders need first
         run("generate_assignment", assignment, "--force", "--CourseDirectory.release_directory=build/release")
     start = time.perf_counter()
-    for assignment in MODULES:
+    for assignment in assignments():
         run("autograde", assignment, "--force")
     seconds = time.perf_counter() - start
     graded = len(list((course / "autograded").glob("*/*/*.ipynb")))
-    return {"notebooks": len(students) * len(MODULES), "graded": graded, "total_s": seconds}
+    return {"notebooks": len(students) * len(assignments()), "graded": graded, "total_s": seconds}
 
 
 def main() -> None:
@@ -117,7 +117,7 @@ def main() -> None:
               "nbgrader_alone": theirs, "nbgrader_s_per_notebook": per_theirs,
               "speedup": per_theirs / per_ours,
               "projected_300x3_s": per_ours * 900}
-    print(f"class: {args.students} students x {len(MODULES)} notebooks = {notebooks} notebooks, {os.cpu_count()} cores")
+    print(f"class: {args.students} students x {len(assignments())} notebooks = {notebooks} notebooks, {os.cpu_count()} cores")
     print(f"make grade:        {ours['total_s']:7.1f} s in all (autograde phase {ours['autograde_s']} s)"
           f"  -> {per_ours:.3f} s per notebook")
     print(f"statuses:          {ours['statuses']}")

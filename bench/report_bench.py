@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.corpus import MODULES
 from autograder.corpus.notebooks import fill, release_notebook, answers
-from autograder.grading.course import REPO, SOURCE
+from autograder.layout import REPO, SOURCE, assignments
 
 TEMPLATES = [
     "{item}: {t} is {x:.6g}, expected {y:.6g} (difference {d:.3g})",
@@ -46,11 +45,11 @@ def synthesize(root: Path, students: int, seed: int = 0) -> None:
     import sys
     sys.path.insert(0, str(REPO / "tests"))
     from reportclass import gradebook, write_csv
-    from autograder.grading.results import COLUMNS
+    from autograder.grading.itemrows import COLUMNS
     rng = random.Random(seed)
     ids = [f"s{k:04d}" for k in range(students)]
     rows, subs = [], []
-    for a in MODULES:
+    for a in assignments():
         items = items_of(a)
         solved = json.dumps(fill(release_notebook(a), answers(a)))
         hard = {item: rng.uniform(0.05, 0.5) for item, _ in items}  # each item's failure rate
@@ -82,7 +81,7 @@ def synthesize(root: Path, students: int, seed: int = 0) -> None:
     write_csv(root / "reports" / "checks.csv", COLUMNS, [dict(zip(COLUMNS, r)) for r in rows])
     write_csv(root / "reports" / "submissions.csv", ("student_id", "assignment", "status", "message"),
               [dict(zip(("student_id", "assignment", "status", "message"), r)) for r in subs])
-    gradebook(root, ids, {a: sum(p for _, p in items_of(a)) for a in MODULES})
+    gradebook(root, ids, {a: sum(p for _, p in items_of(a)) for a in assignments()})
 
 
 def time_make_report(root: Path) -> tuple[float, float]:
@@ -105,7 +104,7 @@ def main() -> None:
         root = Path(args.keep or tmp)
         start = time.perf_counter()
         synthesize(root, args.students)
-        print(f"synthetic class: {args.students} students x {len(MODULES)} assignments "
+        print(f"synthetic class: {args.students} students x {len(assignments())} assignments "
               f"({time.perf_counter() - start:.1f} s to write)")
         times = [time_make_report(root) for _ in range(args.repeat)]
         page = root / "reports" / "index.html"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from unittest import mock
 
-from autograder.grading.results import COLUMNS
+from autograder.grading.itemrows import COLUMNS
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 FORMULA = '=HYPERLINK("evil.example";"open")'

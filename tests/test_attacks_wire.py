@@ -16,7 +16,7 @@ from test_grading import assert_exact_outcome, manual_items, read_csv
 
 from autograder.corpus import entries
 from autograder.corpus.attacks_wire import ATTACKS_WIRE
-from autograder.grading.course import REPO
+from autograder.layout import REPO
 
 A = "linear_classifiers"
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]

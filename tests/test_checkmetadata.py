@@ -8,7 +8,7 @@ import pytest
 from nbgrader.nbgraderformat.v3 import MetadataValidatorV3, ValidationError
 
 from autograder.grading.checkmetadata import FastMetadataValidator
-from autograder.grading.course import SOURCE
+from autograder.layout import SOURCE
 
 
 @pytest.mark.parametrize("break_it", ["drop points", "drop grade_id", "markdown grade without solution",

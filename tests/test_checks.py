@@ -8,14 +8,15 @@ from hypothesis import given, settings
 
 from autograder.checks import items
 from autograder.checks.linear_classifiers import softmax_loss, svm_loss
-from autograder.checks.points import KINK_MARGIN, away_from_kinks, hinge_margins, visible_reg
-from autograder.corpus import MODULES, entries
+from autograder.checks.samples import KINK_MARGIN, away_from_kinks, hinge_margins, visible_reg
+from autograder.corpus import entries
+from autograder.layout import assignments
 from autograder.corpus.notebooks import functions
 from autograder.kernel import check
 from conftest import autograd_gradient, classification_problems
 
 A = "linear_classifiers"
-IN_PROCESS = [(a, e) for a in MODULES for e in entries(a) if e.status == "graded" and e.in_process]
+IN_PROCESS = [(a, e) for a in assignments() for e in entries(a) if e.status == "graded" and e.in_process]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_untouched_release_fails_as_not_implemented(verdicts):
 
 def test_two_layer_reference_gradients_agree_with_autograd():
     """Are the grader's textbook two-layer gradients (used while checking training) right?"""
-    from autograder.checks.points import relu_net_point
+    from autograder.checks.samples import relu_net_point
     from autograder.checks.two_layer_reference import loss, reference_forward_backward
     params, X, y = relu_net_point(12, 5, 7, 4, seed=3)
     value, grads = reference_forward_backward(params, X, y, reg=0.3)
@@ -133,7 +134,7 @@ def test_autograd_hidden_in_a_helper_is_caught_at_run_time():
     assert verdict.status == "failed" and "autograd graph" in verdict.message
 
 
-@pytest.mark.parametrize("assignment", list(MODULES))
+@pytest.mark.parametrize("assignment", assignments())
 def test_packing_keeps_every_bug_on_its_own_cells_and_items(assignment):
     """Does pack() put every entry in exactly one submission, never two on one cell or item?"""
     from autograder.corpus.notebooks import Pack, pack

@@ -11,11 +11,12 @@ import torch
 
 from autograder.calls import write_back
 from autograder.cleanroom import codec, landlock
-from autograder.cleanroom.runner import GIVEN, grade_notebook
+from autograder.checks import given as given_cells
+from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits, Session, Stopped
 from autograder.cleanroom.zygote import Zygote
 from autograder.corpus.notebooks import answers, read
-from autograder.grading.course import REPO, SOURCE
+from autograder.layout import REPO, SOURCE, assignments
 from autograder.static import definitions_only
 
 _ZYGOTE = []
@@ -39,7 +40,7 @@ def grade_source(assignment, replace=None, limits=None):
     """Grade the source notebook's solutions (with some answer cells replaced) in the clean room."""
     nb = read(SOURCE / assignment / f"{assignment}.ipynb")
     given = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-             if c["metadata"].get("nbgrader", {}).get("grade_id") in GIVEN[assignment]}
+             if c["metadata"].get("nbgrader", {}).get("grade_id") in given_cells(assignment)}
     files = {p.name: p.read_bytes() for p in (SOURCE / assignment).iterdir() if p.suffix == ".py"}
     return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files, zygote(), limits)
 
@@ -137,7 +138,7 @@ def test_printing_a_million_lines_costs_nothing():
 
 
 def test_reference_solutions_pass_in_the_clean_room():
-    for assignment in GIVEN:
+    for assignment in assignments():
         result = grade_source(assignment)
         assert result.landlock in (True, landlock.abi_version() < 1)
         assert all(v.ok for v in result.verdicts.values()), {k: v.message for k, v in result.verdicts.items()}

@@ -21,7 +21,7 @@ from autograder.cleanroom import cgroups, landlock
 from autograder.cleanroom.confinement import PIDS_MAX, SANDBOX_UID, describe
 from autograder.cleanroom.session import Limits, Session
 from autograder.cleanroom.zygote import Zygote
-from autograder.grading.course import REPO
+from autograder.layout import REPO
 
 ROOT = os.geteuid() == 0
 _ZYGOTE: list = []
@@ -331,7 +331,7 @@ def test_files_are_capped_in_all_and_private(use_landlock):
 def test_the_graders_package_and_files_are_out_of_reach(use_landlock):
     report = attempt(f"""
     for name in ("autograder.checks.two_layer_reference", "autograder.checks.linear_classifiers",
-                 "autograder.grading.course"):
+                 "autograder.layout"):
         try:
             __import__(name)
             report[name] = "imported"

@@ -1,6 +1,6 @@
 """CUDA: students' tensors on the GPU (Colab). Skipped without CUDA; `make gpu-check` runs them.
 
-The checks add CUDA cases by themselves when a GPU is present (checks.points.devices), so
+The checks add CUDA cases by themselves when a GPU is present (checks.samples.devices), so
 grading the reference solutions here covers loss, gradient, training and prediction items
 with float32 tensors on the GPU, in-process and through the clean room.
 """
@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from autograder.checks import items
-from autograder.checks.points import devices
+from autograder.checks.samples import devices
 from autograder.cleanroom import codec
-from autograder.corpus import MODULES, entries
+from autograder.corpus import entries
+from autograder.layout import assignments
 from autograder.corpus.notebooks import functions
 from autograder.kernel import check
 
@@ -24,7 +25,7 @@ def test_the_checks_include_cuda_cases():
     assert "cuda" in devices()
 
 
-@pytest.mark.parametrize("assignment", list(MODULES))
+@pytest.mark.parametrize("assignment", assignments())
 def test_reference_passes_every_item_with_cuda_cases(assignment):
     reference = next(e for e in entries(assignment) if e.name == "ok-reference")
     ns = functions(reference.notebook(assignment))

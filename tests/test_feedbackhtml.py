@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from nbconvert.exporters import HTMLExporter
 from traitlets.config import Config
 
-from autograder.grading.course import SOURCE
+from autograder.layout import SOURCE
 from autograder.grading.feedbackhtml import TEMPLATES, QuickHTMLExporter, _highlighted, _markdown
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

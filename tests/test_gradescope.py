@@ -51,7 +51,7 @@ def corpus_submission(name):
 
 def test_bundle_has_what_gradescope_expects(bundle):
     names = zipfile.ZipFile(bundle).namelist()
-    for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope/results.py",
+    for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope/resultsjson.py",
                  f"assignment/{A}.ipynb", "assignment/gradcheck.py"):
         assert must in names
     assert not any(n.startswith("autograder/corpus/") for n in names)

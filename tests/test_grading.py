@@ -15,15 +15,15 @@ import subprocess
 
 import pytest
 
-from autograder.corpus import MODULES, entries
+from autograder.corpus import entries
 from autograder.corpus.notebooks import pack
-from autograder.grading.course import SOURCE
-from autograder.grading.results import COLUMNS
+from autograder.layout import SOURCE, assignments
+from autograder.grading.itemrows import COLUMNS
 from autograder.release import MARKERS
 from conftest import REPO
 
 A = "linear_classifiers"
-ENTRIES = [(a, e) for a in MODULES for e in pack(entries(a))]
+ENTRIES = [(a, e) for a in assignments() for e in pack(entries(a))]
 
 
 def manual_items(assignment):

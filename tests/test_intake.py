@@ -25,7 +25,7 @@ from autograder.corpus.attacks_intake import (A, ATTACKS, FORGED_TIME, NAMES, PN
                                               deeply_nested_metadata)
 from autograder.corpus.notebooks import release_notebook
 from autograder.grading import pipeline, summary
-from autograder.grading.course import REPO, Course
+from autograder.layout import REPO, Course
 from autograder.grading.csvcells import TRIGGERS, plain_cell, plain_row, safe_cell
 from autograder.grading.feedbackhtml import CSP, QuickHTMLExporter
 from autograder.grading.safehtml import clean_html

@@ -18,7 +18,7 @@ import matplotlib
 import pytest
 
 from autograder.corpus.notebooks import answers, release_notebook
-from autograder.grading.course import REPO
+from autograder.layout import REPO
 
 matplotlib.use("Agg")
 

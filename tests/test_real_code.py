@@ -103,7 +103,7 @@ def test_rules_variants(assignment, entry, rows):
 
 def test_every_grade_cell_has_a_check_and_every_check_a_grade_cell():
     """The shipped notebooks pair up; a typo'd grade id or an unclaimed check is named."""
-    from autograder.grading.course import SOURCE
+    from autograder.layout import SOURCE
     for a in real_code.ENTRIES:
         assert coverage.refusal(a, SOURCE / a / f"{a}.ipynb") is None
     found = coverage.problems("two_layer_net", ["nn_forward_pass", "nn_forwrd_backward"])
@@ -113,7 +113,7 @@ def test_every_grade_cell_has_a_check_and_every_check_a_grade_cell():
 
 def test_refusal_names_the_grade_id(tmp_path):
     """A source notebook with a typo in a grade id: the refusal names both sides."""
-    from autograder.grading.course import SOURCE
+    from autograder.layout import SOURCE
     nb = json.loads((SOURCE / "backprop_basics" / "backprop_basics.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "relu_backward")
     cell["metadata"]["nbgrader"]["grade_id"] = "relu_backwards"
@@ -129,7 +129,7 @@ def test_grading_a_refused_assignment_gives_status_error_and_no_points(tmp_path,
     status error with the refusal, 0 points on every item, and no stamp (re-graded once fixed)."""
     from autograder.corpus import backprop_basics
     from autograder.grading import pipeline
-    from autograder.grading.course import Course
+    from autograder.layout import Course
     reason = "the grader refuses to grade backprop_basics: grade cell 'relu_backwards' has no check"
     monkeypatch.setattr(coverage, "refusal", lambda a, source: reason if a == "backprop_basics" else None)
     reference = next(e for e in backprop_basics.ENTRIES if e.name == "ok-reference")

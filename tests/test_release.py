@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from autograder import release
-from autograder.checks import ASSIGNMENTS, items
-from autograder.grading.course import SOURCE, assignments
+from autograder.checks import items
+from autograder.layout import SOURCE, assignments
 
 
 def test_release_is_in_sync_and_leaks_nothing():
@@ -37,7 +37,7 @@ def test_leak_scan_flags_a_planted_leak(tmp_path, monkeypatch):
 
 def test_every_graded_function_has_one_grade_cell_and_one_todo():
     """Does each checked item have exactly one grade cell and one answer cell with a TODO?"""
-    for a in ASSIGNMENTS:
+    for a in assignments():
         nb = json.loads((SOURCE / a / f"{a}.ipynb").read_text())
         meta = [c["metadata"].get("nbgrader", {}) for c in nb["cells"]]
         ids = [m["grade_id"] for m in meta if "grade_id" in m]

@@ -105,7 +105,7 @@ def test_the_grading_step_reports_a_failure_and_leaves_the_grades(tmp_path):
     """make grade's class_report step: a page that cannot be built is a warning, not a crash."""
     from types import SimpleNamespace
 
-    from autograder.grading.course import Course
+    from autograder.layout import Course
     from autograder.report.build import class_report
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "checks.csv").write_text("not,the,columns\n1,2,3\n")

@@ -1,19 +1,20 @@
 """Does each notebook state exactly the rules the grader checks, and no item carry an unstated one?"""
 import json
 
-from autograder.checks import ASSIGNMENTS, items
+from autograder.checks import items
+from autograder.layout import assignments
 from autograder.checks.rules import BEGIN, END, NO_TORCH_RELU, RULES, stale_statements, statement
-from autograder.grading.course import REPO
+from autograder.layout import REPO
 
 
 def test_source_notebooks_state_the_rules_the_grader_checks():
     """Is every source notebook's rules block the one generated from checks/rules.py?"""
-    assert stale_statements(ASSIGNMENTS) == []
+    assert stale_statements(assignments()) == []
 
 
 def test_the_release_states_them_too():
     """Does the student's notebook carry the same block (what they read is what is graded)?"""
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments():
         nb = json.loads((REPO / "release" / assignment / f"{assignment}.ipynb").read_text())
         text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
         assert statement(items(assignment)) in text, assignment
@@ -21,7 +22,7 @@ def test_the_release_states_them_too():
 
 def test_every_item_with_a_rule_is_listed_with_exactly_its_rules():
     """Is each graded function that carries a rule named in its notebook's table with those rules?"""
-    for assignment in ASSIGNMENTS:
+    for assignment in assignments():
         block = statement(items(assignment))
         rows = [line for line in block.splitlines() if line.startswith("| `")]
         for name, item in items(assignment).items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.grading.course import assignments
+from autograder.layout import assignments
 from bench.runall_bench import run_all
 
 

@@ -23,13 +23,14 @@ from autograder import static
 from autograder.bytecache import bytes_cache
 from autograder.checks.item import Case, Item, run
 from autograder.cleanroom import bounds, codec, runner
-from autograder.cleanroom.runner import GIVEN, grade_notebook
+from autograder.checks import given as given_cells
+from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits
 from autograder.cleanroom.zygote import Zygote
 from autograder.corpus.attacks_wire import DRIBBLE, LONG_CELL
 from autograder.corpus.notebooks import answers, read
-from autograder.grading.cleanroom import shorten
-from autograder.grading.course import SOURCE
+from autograder.grading.cleanroomgrade import shorten
+from autograder.layout import SOURCE
 from autograder.grading.watchpool import WatchedPool, WorkerStopped
 from autograder.verdict import ERROR, FAILED, PASSED, TIMEOUT
 
@@ -51,7 +52,7 @@ def grade(assignment, replace=None, limits=None):
         _ZYGOTE[:] = [Zygote()]
     nb = read(SOURCE / assignment / f"{assignment}.ipynb")
     given = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-             if c["metadata"].get("nbgrader", {}).get("grade_id") in GIVEN[assignment]}
+             if c["metadata"].get("nbgrader", {}).get("grade_id") in given_cells(assignment)}
     files = {p.name: p.read_bytes() for p in (SOURCE / assignment).iterdir() if p.suffix == ".py"}
     return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files,
                           _ZYGOTE[0], limits)

@@ -13,7 +13,7 @@ from .backprop_modular import (FUNCTIONS, ReferenceMatMul, ReferenceMultiply, Re
                                modular_cases, uses_functions)
 from .item import Case, Item
 from .rules import FLAT, NO_HIDDEN_CALLS, NO_LOOPS, NO_TORCH_NN
-from .numbers import SEED, as64, elementwise_derivative, numbers_problem
+from .elementwise import SEED, as64, elementwise_derivative, scalars_problem
 from .outputs import gradient_problem, tuple_problem, values_problem
 
 # --- 1. the first circuit and 2. gate patterns ------------------------------------------
@@ -36,7 +36,7 @@ def judge_circuit(case, outcome):
         return problem
     expected = [as64(circuit(*[as64(a) for a in case.args]))]
     expected += [elementwise_derivative(circuit, case.args, i) for i in range(3)]
-    return numbers_problem(names, outcome.value, expected, rtol=1e-5)
+    return scalars_problem(names, outcome.value, expected, rtol=1e-5)
 
 
 def gate_cases(arity: int, tie: bool = False):
@@ -118,8 +118,8 @@ def judge_sigmoid(case, outcome):
     if not isinstance(grads, (tuple, list)) or len(grads) != 5:
         return "grads should be a tuple of 5 values: (grad_w0, grad_x0, grad_w1, grad_x1, grad_w2)"
     expected = [elementwise_derivative(sigmoid_circuit_value, case.args, i) for i in range(5)]
-    return (numbers_problem(("L",), (L,), (as64(sigmoid_circuit_value(*[as64(a) for a in case.args])),))
-            or numbers_problem(names, grads, expected, rtol=1e-6))
+    return (scalars_problem(("L",), (L,), (as64(sigmoid_circuit_value(*[as64(a) for a in case.args])),))
+            or scalars_problem(names, grads, expected, rtol=1e-6))
 
 
 def relu_cases():
@@ -170,6 +170,9 @@ def flat(name, cases, judge, vectorized=True, **kw):
     return Item(name, cases, judge, rules=((NO_LOOPS,) if vectorized else ()) + FLAT,
                 passed=kw.pop("passed", "matches the grader's float64 numeric derivatives"), **kw)
 
+
+# The notebook's trusted given cells its functions rely on, run before the answers.
+GIVEN = ("setup", "gates", "graph_drawing", "square_example")
 
 ITEMS = {
     "circuit_forward_backward": flat("circuit_forward_backward", circuit_cases, judge_circuit),

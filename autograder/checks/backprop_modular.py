@@ -11,9 +11,9 @@ from .adapters import (AddGate, MulGate, SigmoidGate, TanhLayer, function_adapte
                        modular_adapter, shipped, sin_times_sum)
 from .item import Case, Item
 from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
-from .numbers import H, SEED, as64, numbers_problem
+from .elementwise import H, SEED, as64, scalars_problem
 from .outputs import gradient_problem, scalar_problem, values_problem
-from .points import relu_net_point, visible_reg_params
+from .samples import relu_net_point, visible_reg_params
 
 
 # --- 6. torch.autograd.Function subclasses and 7. the modular two-layer loss -----------
@@ -166,7 +166,7 @@ def judge_graph(case, outcome):
     inputs, f = case.args[1], case.extra["f"]
     names = list(inputs)
     point = [inputs[n] for n in names]
-    if problem := numbers_problem(("forward output",), (value,), (as64(f(*point)),)):
+    if problem := scalars_problem(("forward output",), (value,), (as64(f(*point)),)):
         return problem
     if not isinstance(grads, dict):
         return f"backward() should return a dict name -> gradient, got {type(grads).__name__}"
@@ -177,7 +177,7 @@ def judge_graph(case, outcome):
         plus[i] += H
         minus[i] -= H
         numeric = torch.tensor((f(*plus) - f(*minus)) / (2 * H), dtype=torch.float64)
-        if problem := numbers_problem((f"gradient of {name}",), (grads[name],), (numeric,), rtol=1e-6):
+        if problem := scalars_problem((f"gradient of {name}",), (grads[name],), (numeric,), rtol=1e-6):
             return problem
     return None
 

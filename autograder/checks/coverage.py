@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import ASSIGNMENTS, items
+from . import module, items
 
 
 def autograded_ids(notebook: dict) -> list[str]:
@@ -24,19 +24,21 @@ def autograded_ids(notebook: dict) -> list[str]:
 
 def problems(assignment: str, grade_ids: list[str]) -> list[str]:
     """What does not match between an assignment's grade cells and its checks."""
-    module = ASSIGNMENTS.get(assignment, "autograder.checks")
     checks = items(assignment)
-    out = [f"grade cell {gid!r} has no check in {module}: it would give full marks unchecked"
+    name = module(assignment).__name__
+    out = [f"grade cell {gid!r} has no check in {name}: it would give full marks unchecked"
            for gid in grade_ids if gid not in checks]
-    out += [f"check {name!r} ({module}) has no grade cell {name!r} in the notebook: it could give no points"
+    out += [f"check {name!r} ({name}) has no grade cell {name!r} in the notebook: it could give no points"
             for name in checks if name not in grade_ids]
     return out
 
 
 def refusal(assignment: str, source: Path) -> str | None:
     """The message of a refused assignment (None when every cell and check pair up)."""
-    if assignment not in ASSIGNMENTS:
-        return f"the grader refuses {assignment}: it has no checks (autograder/checks/__init__.py)"
+    try:
+        module(assignment)
+    except KeyError:
+        return f"the grader refuses {assignment}: it has no checks (autograder/checks/{assignment}.py)"
     found = problems(assignment, autograded_ids(json.loads(Path(source).read_text())))
     if not found:
         return None

@@ -17,7 +17,7 @@ from .. import gradcheck
 from . import search
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
 from .rules import AUTOGRAD_AND_NN, NO_LOOPS
-from .points import (away_from_kinks, devices, float32_tolerance, large_scores_point,
+from .samples import (away_from_kinks, devices, float32_tolerance, large_scores_point,
                      visible_reg)
 
 SEED = 2024
@@ -254,6 +254,9 @@ def judge_predict(case: Case, outcome) -> str | None:
         return f"{len(wrong)} of {len(expected)} labels are wrong (first at index {wrong[0]}): predict argmax of X @ W over classes"
     return None
 
+
+# The notebook's trusted given cells its functions rely on, run before the answers.
+GIVEN = ("setup",)
 
 ITEMS = {
     "svm_loss_naive": loss_item("svm_loss_naive", svm_loss, hinge=True, vectorized=False),

@@ -94,7 +94,7 @@ def statement(items: dict) -> str:
 
 
 def _notebook(assignment: str):
-    from ..grading.course import SOURCE
+    from ..layout import SOURCE
     return SOURCE / assignment / f"{assignment}.ipynb"
 
 

@@ -13,7 +13,7 @@ import math
 import torch
 
 from ..calls import seed
-from ..grading.course import REPO
+from ..layout import REPO
 from .item import Case, Item
 
 # linear_classifiers: the notebook's search (SEARCH_ITERS outside grading, batches of 200,

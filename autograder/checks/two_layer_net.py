@@ -12,7 +12,7 @@ from .rules import FLAT
 from .linear_classifiers import reference_sample_batch
 from .outputs import gradient_problem, scalar_problem, tuple_problem, values_problem
 from .. import gradcheck
-from .points import (devices, float32_tolerance, large_scores_net_point, relu_net_point,
+from .samples import (devices, float32_tolerance, large_scores_net_point, relu_net_point,
                      visible_reg_params)
 from .two_layer_reference import (PARAMS, forward, loss, reference_forward_backward,
                                   reference_init, reference_predict)
@@ -29,7 +29,7 @@ def net_cases(with_labels: bool) -> list:
              ("two classes, D=6, H=4", 25, 6, 4, 2, torch.float64, "cpu"),
              ("float32 inputs", 40, 20, 15, 10, torch.float32, "cpu"),
              ("more than 10 classes", 30, 10, 12, 12, torch.float64, "cpu")]
-    # the stability test: output scores around +-1000, rows far apart (see points.far_apart_scores)
+    # the stability test: output scores around +-1000, rows far apart (see samples.far_apart_scores)
     specs += [(f"scores around +-1000, {t} (rows far apart, correct class far above in two)",
                8, 10, 24, 12, dtype, "large") for t, dtype in (("float64", torch.float64), ("float32", torch.float32))]
     specs += [(f"inputs on {d}", 30, 12, 10, 5, torch.float32, d) for d in devices() if d != "cpu"]
@@ -107,6 +107,9 @@ def forward_backward_cases() -> list:
 HELPERS = {"sample_batch": reference_sample_batch, "init_params": reference_init,
            "nn_forward_pass": forward, "nn_forward_backward": reference_forward_backward,
            "nn_predict": reference_predict, "nn_train": recording_train}
+
+# The notebook's trusted given cells its functions rely on, run before the answers.
+GIVEN = ("setup", "helper_sample_batch", "helper_init_params")
 
 ITEMS = {
     "nn_forward_pass": Item("nn_forward_pass", lambda: net_cases(with_labels=False), judge_forward,

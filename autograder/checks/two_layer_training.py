@@ -11,7 +11,7 @@ from . import search
 from ..cleanroom.bounds import Record
 from .item import Case
 from .outputs import tensor_problem, tuple_problem
-from .points import devices, relu_net_point
+from .samples import devices, relu_net_point
 from .two_layer_reference import (PARAMS, reference_forward_backward, reference_init,
                                   reference_predict, reference_train)
 

@@ -13,21 +13,12 @@ import functools
 from dataclasses import dataclass, field
 
 from ..bytecache import bytes_cache
-from ..checks import items
+from ..checks import given as given_cells, items
 from ..checks.item import Item, Submission, item_seed, run
 from ..static import definition_source, definitions_only, top_level_names
 from ..verdict import ERROR, TIMEOUT, Verdict
 from .session import Limits, Session, Stopped
 from .zygote import Zygote
-
-# Cells every notebook's functions rely on, run before the answers (trusted copies from the
-# gradebook, their definitions only: the demos and prints in them are for students).
-GIVEN = {
-    "linear_classifiers": ("setup",),
-    "two_layer_net": ("setup", "helper_sample_batch", "helper_init_params"),
-    "backprop_basics": ("setup", "gates", "graph_drawing", "square_example"),
-}
-
 
 class GraderError(Exception):
     """The grader itself could not finish (its own cells failed): the submission is unresolved."""
@@ -108,7 +99,7 @@ def grade_notebook(assignment: str, answers: dict[str, str], given: dict[str, st
     result = NotebookResult()
     session = Session(zygote, files, limits, landlock=landlock)
     try:
-        for cell_id in GIVEN[assignment]:
+        for cell_id in given_cells(assignment):
             try:
                 reply = session.exec_cell(cell_id, definitions_only(ipython_to_python(given[cell_id])))
             except (Stopped, KeyError) as exc:

@@ -12,7 +12,7 @@ import copy
 import json
 import textwrap
 
-from ..grading.course import REPO
+from ..layout import REPO
 from .linear_classifiers import ITEMS, PREDICT, SAMPLE, SMX_N, SMX_V, SVM_N, SVM_V, TRAIN
 from .notebooks import Entry, answers, release_notebook
 

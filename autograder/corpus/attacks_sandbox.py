@@ -9,7 +9,7 @@ cgroup must hold on their own; the names DAEMON and BOMB let the test look for l
 """
 from __future__ import annotations
 
-from ..grading.course import REPO
+from ..layout import REPO
 from .adversarial import PREDICT, SMX_N, SMX_V, SOLVED, SVM_N, SVM_V, after, inside
 from .notebooks import Entry
 

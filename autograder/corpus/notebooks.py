@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..grading.course import REPO, SOURCE
+from ..layout import REPO, SOURCE, assignments
 
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
 TODO_STUB = re.compile(r"^[ \t]*raise NotImplementedError\(\"TODO\(student\).*\n?", re.M)
@@ -167,7 +167,7 @@ PRELUDE = "import math\nimport time\nimport numpy as np\nimport torch\n"
 
 def functions(nb: dict) -> dict:
     """Namespace after running the notebook's given cells that grading runs (the setup cell, and
-    the definitions of the others in cleanroom.runner.GIVEN) and its answer cells in-process,
+    the definitions of the others in each checks module's GIVEN) and its answer cells in-process,
     as under grading (NBGRADER_EXECUTION set).
 
     For tests and benchmarks of trusted corpus code only: it runs no other cell.
@@ -177,9 +177,9 @@ def functions(nb: dict) -> dict:
     if str(REPO / "data") not in sys.path:
         sys.path.append(str(REPO / "data"))
     os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
-    from ..cleanroom.runner import GIVEN
+    from ..checks import given as given_cells
     from ..static import definitions_only
-    given = {gid for ids in GIVEN.values() for gid in ids}  # what grading runs before the answers
+    given = {gid for a in assignments() for gid in given_cells(a)}  # what grading runs before the answers
     ns: dict = {}
     exec(PRELUDE, ns)
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -1,7 +1,7 @@
 """`make gradescope A=<assignment>`: the zip Gradescope's autograder upload expects.
 
     setup.sh          installs Python packages (pinned, torch CPU) on Gradescope's image
-    run_autograder    grades /autograder/submission/*.ipynb (autograder.gradescope.results)
+    run_autograder    grades /autograder/submission/*.ipynb (autograder.gradescope.resultsjson)
     requirements.txt  the pins, from pyproject.toml
     autograder/       this kit's checks and clean room (no corpus, no nbgrader pipeline)
     assignment/       the source notebook (given cells, points) and its helper files
@@ -16,9 +16,10 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from ..grading.course import REPO, SOURCE
+from ..layout import REPO, SOURCE
 
 LEFT_OUT = ("corpus", "grading", "__pycache__")
+DATA = ("flatgrad_data.py", "digits.npz")
 RUNTIME = ("torch", "numpy", "matplotlib", "tqdm")  # what grading and students' setup cells import
 
 SETUP = """#!/usr/bin/env bash
@@ -36,7 +37,7 @@ RUN = """#!/usr/bin/env bash
 # Gradescope runs this once per submission; AUTOGRADER_ROOT and PYTHON are for local tests.
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{PYTHON:-$ROOT/venv/bin/python}}"
-cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$PYTHON" -m autograder.gradescope.results \\
+cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$PYTHON" -m autograder.gradescope.resultsjson \\
     --assignment {assignment} --root "$ROOT"
 """
 
@@ -66,6 +67,8 @@ def build(assignment: str, dest: Path | None = None) -> Path:
             relative = path.relative_to(package)
             if not any(part in LEFT_OUT for part in relative.parts):
                 zf.write(path, f"autograder/{relative}")
+        for name in DATA:  # the grader's own copy of the offline set (search grids train on it)
+            zf.write(REPO / "data" / name, f"data/{name}")
         for path in sorted(folder.iterdir()):
             if path.suffix in (".ipynb", ".py"):
                 zf.writestr(f"assignment/{path.name}", path.read_bytes())  # links stored as files

@@ -24,12 +24,12 @@ from tqdm.auto import tqdm
 
 from . import failures, workers
 from ..report.build import class_report
-from .course import SOURCE, Course, assignments
+from ..layout import SOURCE, Course, assignments
 from ..checks import coverage
 from .csvcells import plain_row, safe_row
 from ..submission import SET_ASIDE, find_notebook, record_collection_time
 from ..verdict import ERROR, TIMEOUT
-from .results import COLUMNS, failed_notebook, load_notebook, read_items
+from .itemrows import COLUMNS, failed_notebook, load_notebook, read_items
 from .watchpool import WorkerStopped
 
 @dataclass

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from . import failures, literalids, onepass
-from .results import failed_notebook, load_notebook, notebook_notes, read_items
+from .itemrows import failed_notebook, load_notebook, notebook_notes, read_items
 from .watchpool import WatchedPool
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
@@ -60,7 +60,7 @@ def _start(root: str, db_url: str) -> None:
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    from .course import Course
+    from ..layout import Course
     from .warmdb import share_engines
     share_engines()  # one engine (and compiled-statement cache) per gradebook, not one per step
     # nbgrader 0.9.6 under SQLAlchemy 2 warns about its own cascades on every run (harmless)
@@ -71,7 +71,7 @@ def _start(root: str, db_url: str) -> None:
     # nbgrader shells out to alembic when it creates a gradebook: the venv's bin on PATH.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     os.chdir(root)
-    from .cleanroom import zygote
+    from .cleanroomgrade import zygote
     zygote(wait=False)  # it imports torch while this worker loads nbgrader and the course
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     config.CourseDirectory.root = root
@@ -95,7 +95,7 @@ def _exit_now() -> None:
 
 def warm_up() -> int:
     """Start what a worker's first notebook would need (the clean-room zygote); the pid."""
-    from .cleanroom import zygote
+    from .cleanroomgrade import zygote
     zygote()
     return os.getpid()
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 # CSV cells a spreadsheet would run are written with a leading "'": read back as written
 from ..grading.csvcells import plain_row
-from ..grading.results import ItemResult as ItemRow  # one row of reports/checks.csv
+from ..grading.itemrows import ItemResult as ItemRow  # one row of reports/checks.csv
 
 NOT_SUBMITTED = "not_submitted"
 

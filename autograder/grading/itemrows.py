@@ -1,7 +1,7 @@
 """One row per student, assignment and graded item, read from nbgrader's own records.
 
 Scores come from the gradebook. Status and message come from the grade cell's outputs in
-the autograded notebook, where the clean room wrote each verdict (autograder.grading.cleanroom).
+the autograded notebook, where the clean room wrote each verdict (autograder.grading.cleanroomgrade).
 """
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ from nbformat import from_dict
 from traitlets import Bool, Float, Integer
 
 from ..cleanroom.confinement import describe
-from ..cleanroom.runner import GIVEN, GraderError, grade_notebook
+from ..checks import given as given_cells
+from ..cleanroom.runner import GraderError, grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
@@ -66,8 +67,10 @@ class CleanRoomGrade(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         meta = resources["nbgrader"]
         assignment, notebook = meta["assignment"], meta["notebook"]
-        if assignment not in GIVEN:
-            raise GraderError(f"no clean-room checks for assignment {assignment!r}")
+        try:
+            given_cells(assignment)
+        except KeyError as exc:
+            raise GraderError(f"no clean-room checks for assignment {assignment!r}") from exc
         answers = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
                    if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
         given = self.given_cells(meta["db_url"], assignment, notebook)
@@ -103,10 +106,10 @@ class CleanRoomGrade(NbGraderPreprocessor):
     def given_cells(self, db_url: str, assignment: str, notebook: str) -> dict:
         """The trusted source of the given cells, as the gradebook stored it (read once per worker)."""
         source, _ = notebook_cells(db_url, notebook, assignment)
-        missing = [cell_id for cell_id in GIVEN[assignment] if cell_id not in source]
+        missing = [cell_id for cell_id in given_cells(assignment) if cell_id not in source]
         if missing:
             raise GraderError(f"the gradebook has no cell {missing[0]!r} for {assignment}")
-        return {cell_id: source[cell_id].source for cell_id in GIVEN[assignment]}
+        return {cell_id: source[cell_id].source for cell_id in given_cells(assignment)}
 
     def helper_files(self, assignment: str) -> dict:
         """The .py helpers from the source folder (never the student's copies)."""

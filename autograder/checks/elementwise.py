@@ -19,7 +19,7 @@ def elementwise_derivative(f, args, i):
     return (as64(f(*plus)) - as64(f(*minus))) / (2 * H)
 
 
-def numbers_problem(names, got, expected, rtol=1e-6) -> str | None:
+def scalars_problem(names, got, expected, rtol=1e-6) -> str | None:
     """Each returned value (number or tensor) against the grader's value."""
     for name, g, e in zip(names, got, expected):
         try:

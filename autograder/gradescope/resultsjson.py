@@ -1,6 +1,6 @@
 """Grade one Gradescope submission: /autograder/submission/*.ipynb -> /autograder/results/results.json.
 
-    python -m autograder.gradescope.results --assignment A [--root /autograder]
+    python -m autograder.gradescope.resultsjson --assignment A [--root /autograder]
 
 The answer cells of the submitted notebook run in the clean room (autograder.cleanroom); the
 given cells, helper files and points come from the bundle's own copy of the source notebook,
@@ -18,7 +18,8 @@ import traceback
 from pathlib import Path
 
 from ..checks import items
-from ..cleanroom.runner import GIVEN, grade_notebook
+from ..checks import given as given_cells
+from ..cleanroom.runner import grade_notebook
 from ..cleanroom.session import Limits
 from ..cleanroom.zygote import Zygote
 from ..submission import find_notebook
@@ -58,7 +59,7 @@ def grade(root: Path, assignment: str, bundle: Path, limits: Limits | None = Non
     except (ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
         return failed(points, f"the notebook could not be read ({type(exc).__name__}: {exc}); "
                               "is it a valid .ipynb file?")
-    given = {gid: text(trusted[gid]) for gid in GIVEN[assignment]}
+    given = {gid: text(trusted[gid]) for gid in given_cells(assignment)}
     files = {p.name: p.read_bytes() for p in sorted(bundle.iterdir()) if p.suffix == ".py"}
     zygote = Zygote()
     try:
