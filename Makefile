@@ -17,7 +17,7 @@ GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STU
 
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: help setup browser grade report release check-release test formgrader clean gradescope bench gpu-check
+.PHONY: help setup browser grade report release check-release contract test formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ release: $(STAMP) ## regenerate release/ from assignments/ (nbgrader generate_as
 
 check-release: $(STAMP) ## check release/ is in sync, leaks nothing, sources have no outputs
 	$(PY) -m autograder release --check
+
+contract: $(STAMP) ## check each assignment's notebook, checks and corpus agree (A=name: one)
+	$(PY) -m autograder contract $(A)
 
 test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, release checks)
 	$(PY) -m pytest -q

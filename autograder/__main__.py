@@ -1,4 +1,4 @@
-"""Command line: python -m autograder {grade,report,release,gradescope} (see README.md)."""
+"""Command line: python -m autograder {grade,report,release,gradescope,contract} (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +64,19 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_contract(args) -> int:
+    from .contract import problems
+    from .layout import assignments
+    broken = 0
+    for a in args.assignment or assignments():
+        found = problems(a)
+        broken += bool(found)
+        print(f"{a}: " + ("keeps the contract" if not found else f"{len(found)} problem(s)"))
+        for p in found:
+            print(f"  {p}")
+    return 1 if broken else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +98,9 @@ def main(argv=None) -> int:
     b.add_argument("assignment")
     b.add_argument("--out", help="zip to write (default build/gradescope/<assignment>.zip)")
     b.set_defaults(func=cmd_gradescope)
+    c = sub.add_parser("contract", help="check that each assignment's notebook, checks and corpus agree")
+    c.add_argument("assignment", nargs="*", help="assignments to check (default: all of assignments/)")
+    c.set_defaults(func=cmd_contract)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -6,11 +6,9 @@ whose verdict the flat-backprop rules decide (autograder/checks/rules.py) are li
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from autograder.checks import coverage, items
+from autograder.checks import items
 from autograder.corpus import real_code
 from autograder.corpus.notebooks import pack
 from test_grading import make_grade, manual_items, read_csv
@@ -99,42 +97,3 @@ def test_rules_variants(assignment, entry, rows):
     for item, row in outcome(rows, entry.name, assignment).items():
         expect_zero = item in entry.fails
         assert (row["status"] in CAUGHT) == expect_zero and (float(row["score"]) == 0) == expect_zero, row
-
-
-def test_every_grade_cell_has_a_check_and_every_check_a_grade_cell():
-    """The shipped notebooks pair up; a typo'd grade id or an unclaimed check is named."""
-    from autograder.layout import SOURCE
-    for a in real_code.ENTRIES:
-        assert coverage.refusal(a, SOURCE / a / f"{a}.ipynb") is None
-    found = coverage.problems("two_layer_net", ["nn_forward_pass", "nn_forwrd_backward"])
-    assert any("'nn_forwrd_backward' has no check" in p for p in found)
-    assert any("check 'nn_train'" in p and "no grade cell" in p for p in found)
-
-
-def test_refusal_names_the_grade_id(tmp_path):
-    """A source notebook with a typo in a grade id: the refusal names both sides."""
-    from autograder.layout import SOURCE
-    nb = json.loads((SOURCE / "backprop_basics" / "backprop_basics.ipynb").read_text())
-    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "relu_backward")
-    cell["metadata"]["nbgrader"]["grade_id"] = "relu_backwards"
-    path = tmp_path / "backprop_basics.ipynb"
-    path.write_text(json.dumps(nb))
-    message = coverage.refusal("backprop_basics", path)
-    assert "'relu_backwards' has no check" in message and "check 'relu_backward'" in message
-    assert message.startswith("the grader refuses to grade backprop_basics")
-
-
-def test_grading_a_refused_assignment_gives_status_error_and_no_points(tmp_path, monkeypatch):
-    """The pipeline (in this process, its workers real): a refused assignment's submissions get
-    status error with the refusal, 0 points on every item, and no stamp (re-graded once fixed)."""
-    from autograder.corpus import backprop_basics
-    from autograder.grading import pipeline
-    from autograder.layout import Course
-    reason = "the grader refuses to grade backprop_basics: grade cell 'relu_backwards' has no check"
-    monkeypatch.setattr(coverage, "refusal", lambda a, source: reason if a == "backprop_basics" else None)
-    reference = next(e for e in backprop_basics.ENTRIES if e.name == "ok-reference")
-    reference.write(tmp_path / "submitted", "backprop_basics")
-    run = pipeline.grade(Course(tmp_path), jobs=1)
-    assert run.submissions == [("ok-reference", "backprop_basics", "error", reason)]
-    assert run.items and all(r.status == "error" and r.score == 0 and r.message == reason for r in run.items)
-    assert pipeline.read_stamp(Course(tmp_path), "ok-reference", "backprop_basics") is None

@@ -35,6 +35,23 @@ BUGS = [
     Entry("bug-graph-no-accumulation", ("ComputationalGraph",),
           (("ComputationalGraph_code", "grads[name] = grads[name] + grad ", "grads[name] = grad "),),
           note="a value feeding two gates keeps only one gradient"),
+    Entry("bug-add-gate-splits", ("add_gate_backward",),
+          (("add_gate_backward_code", "grad_x = grad_out.clone()", "grad_x = grad_out.clone() / 2"),),
+          note="add gate splits the gradient between its inputs instead of copying it"),
+    Entry("bug-multiply-function-no-swap", ("Multiply",),
+          (("Multiply_code", "grad_x = grad_output * y", "grad_x = grad_output * x"),),
+          note="Multiply.backward does not swap its inputs"),
+    Entry("bug-matmul-function-averaged", ("MatMul",),
+          (("MatMul_code", "grad_w = x.t().mm(grad_output)", "grad_w = x.t().mm(grad_output) / x.shape[0]"),),
+          note="MatMul.backward averages dL/dw over the batch"),
+    Entry("bug-modular-loss-summed", ("two_layer_loss_modular",),
+          (("two_layer_loss_modular_code", "data_loss = -log_probs[rows, y].mean()",
+            "data_loss = -log_probs[rows, y].sum()"),),
+          note="the data loss summed over the batch instead of averaged"),
+    Entry("bug-jvp-is-a-vjp", ("jvp_from_vjp",),
+          (("jvp_from_vjp_code", "(jv,) = torch.autograd.grad(vjp, u, grad_outputs=v)",
+            "(jv,) = torch.autograd.grad(out, x, grad_outputs=v)"),),
+          note="one reverse pass: J^T v, not J v"),
 ]
 
 RELU_MASK = '''def relu_backward(x, grad_y):

@@ -76,6 +76,12 @@ BUGS = [
            ("svm_get_search_params_code", "regularization_strengths = [1e-3, 1e-2, 1e-1]",
             "regularization_strengths = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]")),
           note="a 50-combination grid (too slow to search)"),
+    Entry("bug-softmax-grid-one-point", ("softmax_get_search_params",),
+          (("softmax_get_search_params_code", "learning_rates = [3e-3, 1e-2, 3e-2, 1e-1, 3e-1]",
+            "learning_rates = [1e-2]"),
+           ("softmax_get_search_params_code", "regularization_strengths = [1e-3, 1e-2, 1e-1]",
+            "regularization_strengths = [1e-3]")),
+          note="a grid of one combination: nothing is searched"),
 ]
 
 SVM_GATHER = '''def svm_loss_vectorized(W, X, y, reg):

@@ -51,6 +51,9 @@ BUGS = [
     Entry("bug-find-best-keeps-last", ("find_best_net",),
           (("find_best_net_code", "if val_acc > best_val_acc:", "if True:"),),
           note="keeps the last network trained instead of the best one"),
+    Entry("bug-nn-grid-huge-hidden", ("nn_get_search_params",),
+          (("nn_get_search_params_code", "hidden_sizes = [64, 128]", "hidden_sizes = [1024, 4096]"),),
+          note="hidden layers far bigger than a search can train"),
 ]
 
 ONE_HOT_BACKWARD = '''def nn_forward_backward(params, X, y=None, reg=0.0):
