@@ -22,6 +22,7 @@ import wire_tasks
 from autograder import static
 from autograder.bytecache import bytes_cache
 from autograder.checks.item import Case, Item, run
+from autograder.checks.record import MAX_RECORDED, Record
 from autograder.cleanroom import bounds, codec, runner
 from autograder.checks import given as given_cells
 from autograder.cleanroom.runner import grade_notebook
@@ -169,10 +170,10 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
 
 
 def test_recording_keeps_a_bounded_prefix_and_counts_everything():
-    record = bounds.Record()
-    for k in range(bounds.MAX_RECORDED + 500):
+    record = Record()
+    for k in range(MAX_RECORDED + 500):
         record.append(k)
-    assert len(record) == bounds.MAX_RECORDED and record.count == bounds.MAX_RECORDED + 500
+    assert len(record) == MAX_RECORDED and record.count == MAX_RECORDED + 500
     record.clear()
     assert record.count == 0 and not record
 

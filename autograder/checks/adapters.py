@@ -4,18 +4,14 @@ Everything here is imported into the student's process before their code runs, s
 hold no reference solution: only ways of calling what was submitted (a Function class, a
 graph object), the lecture's given gates, and plain test functions. Reference helpers that a
 check lends to the student's code (e.g. the grader's MatMul while checking a loss built from
-it) are marked @shipped and travel as source, to that one check only.
+it) are marked @shipped and travel as source, to that one check only (how these objects cross
+to the student's process: autograder.cleanroom.references).
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import math
-import textwrap
 
 import torch
-
-from ..cleanroom.codec import ProtocolError
 
 SHIPPED = "__flatgrad_shipped__"
 
@@ -107,54 +103,3 @@ class TanhLayer:
 
     def __call__(self, x):
         return torch.tanh(x @ self.A)
-
-
-# --- crossing the boundary (see autograder.cleanroom.codec) --------------------------------
-
-INSIDE = {name: obj for name, obj in dict(globals()).items()
-          if not name.startswith("_") and getattr(obj, "__module__", None) == __name__}
-
-
-def reference(value, encode):
-    """How an object of this module crosses: by name (functions, classes) or name + state."""
-    if getattr(value, SHIPPED, False) and (inspect.isclass(value) or inspect.isfunction(value)):
-        return {"$source": _source(value), "name": value.__name__}
-    kind = type(value)
-    name = getattr(value, "__name__", None)
-    if isinstance(name, str) and INSIDE.get(name) is value:
-        return {"$inside": value.__name__}
-    if INSIDE.get(kind.__name__) is kind:
-        return {"$inside_obj": kind.__name__, "state": encode(dict(vars(value)))}
-    return None
-
-
-@functools.lru_cache(maxsize=None)  # inspect.getsource tokenizes the whole file each time
-def _source(obj) -> str:
-    lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
-    return "\n".join(line for line in lines if not line.startswith("@shipped"))
-
-
-_COMPILED: dict = {}
-
-
-def resolve(node: dict, decoder, allow_source: bool = False):
-    """The object a reference stands for; unknown references are refused.
-
-    Only the student's side compiles shipped source (it comes from the grader); the grader
-    never runs source that arrives from the student's process.
-    """
-    if node.get("$inside") in INSIDE:
-        return INSIDE[node["$inside"]]
-    if "$inside_obj" in node and inspect.isclass(INSIDE.get(node["$inside_obj"])):
-        obj = INSIDE[node["$inside_obj"]].__new__(INSIDE[node["$inside_obj"]])
-        state = decoder.decode(node.get("state", {"$dict": []}))
-        vars(obj).update({str(k): v for k, v in state.items()} if isinstance(state, dict) else {})
-        return obj
-    if allow_source and "$source" in node and isinstance(node["$source"], str):
-        key = (node["$source"], node.get("name"))
-        if key not in _COMPILED:
-            ns = {"torch": torch, "math": math, "shipped": shipped}
-            exec(compile(node["$source"], f"<grader {node.get('name')}>", "exec"), ns)
-            _COMPILED[key] = ns[node["name"]]
-        return _COMPILED[key]
-    raise ProtocolError(f"unknown reference {sorted(node)[:2]}")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..calls import seed
-from ..cleanroom.bounds import Record
+from .record import Record
 from .adapters import shipped
 from .item import Case, Item
 from .. import gradcheck

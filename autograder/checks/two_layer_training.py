@@ -8,7 +8,7 @@ import torch
 
 from ..calls import seed
 from . import search
-from ..cleanroom.bounds import Record
+from .record import Record
 from .item import Case
 from .outputs import tensor_problem, tuple_problem
 from .samples import devices, relu_net_point

@@ -2,7 +2,8 @@
 
 Helpers lent to the student's code (the two-layer forward pass, the recording fake losses,
 the search's nn_train) run in the grader, on inputs the student chose. Before one runs, its
-inputs are measured (numbers, tensor elements); while it runs, the grader's process may add
+inputs are measured (numbers, tensor elements; what a recording fake keeps is bounded by
+autograder.checks.record); while it runs, the grader's process may add
 only HELPER_MEMORY_MB of memory (RLIMIT_DATA, restored after the call): a (6000, 1) x (1, 6000)
 forward pass sent in 100 KB fails with a message instead of growing the worker by a gigabyte.
 """
@@ -16,7 +17,6 @@ import torch
 MAX_HELPER_INT = 100_000         # a number a helper is given (sizes, iterations)
 MAX_HELPER_ELEMENTS = 1_000_000  # tensor elements in all of a helper's inputs together
 HELPER_MEMORY_MB = 512           # memory a helper may add to the grader's process
-MAX_RECORDED = 1000              # calls a recording fake keeps (it counts all of them)
 
 
 def _walk(value, depth: int = 0):
@@ -73,20 +73,3 @@ def memory_capped(mb: int = HELPER_MEMORY_MB):
 def out_of_memory(exc: BaseException) -> bool:
     """An allocation refused under memory_capped (Python's MemoryError or torch's allocator)."""
     return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "allocate" in str(exc))
-
-
-class Record(list):
-    """What a recording fake keeps: its first MAX_RECORDED entries, and the count of all."""
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def append(self, entry) -> None:
-        self.count += 1
-        if len(self) < MAX_RECORDED:
-            super().append(entry)
-
-    def clear(self) -> None:
-        super().clear()
-        self.count = 0

@@ -24,7 +24,7 @@ import torch
 from ..calls import call, error_of, seed, write_back
 from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
-from . import codec, confinement, landlock
+from . import codec, confinement, landlock, references
 from .bounds import data_bytes
 
 
@@ -78,14 +78,14 @@ def export(value, encode):
     """Send Remote objects and the grader's adapters by reference, everything else by value."""
     if isinstance(value, Remote):
         return {"$remote": value.rid}
-    return adapters.reference(value, encode)
+    return references.reference(value, encode)
 
 
 def resolver(sock):
     def resolve(node, decoder):
         if "$remote" in node:
             return Remote(sock, int(node["$remote"]))
-        return adapters.resolve(node, decoder, allow_source=True)
+        return references.resolve(node, decoder, allow_source=True)
     return resolve
 
 

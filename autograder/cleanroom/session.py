@@ -24,7 +24,7 @@ import torch
 
 from ..calls import Outcome, _changed, _snapshot, write_back
 from ..checks import adapters
-from . import bounds, codec
+from . import bounds, codec, references
 from .zygote import Zygote, env, nvidia_machine
 
 
@@ -210,7 +210,7 @@ class Session:
         return self._receive(deadline, timeout)
 
     def _export(self, value, encode):
-        if (ref := adapters.reference(value, encode)) is not None:
+        if (ref := references.reference(value, encode)) is not None:
             return ref
         if callable(value) and not isinstance(value, (torch.Tensor, torch.dtype)):
             rid = len(self.remotes) + 1
@@ -223,7 +223,7 @@ class Session:
             if node["$remote"] not in self.remotes:
                 raise codec.ProtocolError("a reference to a grader function that was not lent")
             return self.remotes[node["$remote"]]
-        return adapters.resolve(node, decoder)
+        return references.resolve(node, decoder)
 
     def _callback(self, msg: dict, deadline: float) -> None:
         """The student's code called a grader function it was lent: run it here, bounded
