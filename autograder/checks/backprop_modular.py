@@ -7,11 +7,12 @@ import math
 import torch
 
 from . import two_layer_reference as net
+from ..gradcheck import central_difference
 from .adapters import (AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, graph_adapter,
                        modular_adapter, shipped, sin_times_sum)
 from .item import Case, Item
 from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
-from .elementwise import H, SEED, as64, scalars_problem
+from .elementwise import SEED, as64, scalars_problem
 from .outputs import gradient_problem, scalar_problem, values_problem
 from .samples import relu_net_point, visible_reg_params
 
@@ -173,10 +174,8 @@ def judge_graph(case, outcome):
     for i, name in enumerate(names):
         if name not in grads:
             return f"backward() has no gradient for the input {name!r}"
-        plus, minus = list(point), list(point)
-        plus[i] += H
-        minus[i] -= H
-        numeric = torch.tensor((f(*plus) - f(*minus)) / (2 * H), dtype=torch.float64)
+        along = lambda t: f(*point[:i], t.item(), *point[i + 1:])  # noqa: E731 (f takes floats)
+        numeric = central_difference(along, torch.tensor(float(point[i]), dtype=torch.float64), torch.tensor(1.0))
         if problem := scalars_problem((f"gradient of {name}",), (grads[name],), (numeric,), rtol=1e-6):
             return problem
     return None
@@ -194,7 +193,6 @@ def jvp_cases():
 
 def judge_jvp(case, outcome):
     f, x, v = case.args
-    # J v as a numeric directional derivative: (f(x + h v) - f(x - h v)) / 2h
-    expected = (f(x + 1e-6 * v) - f(x - 1e-6 * v)) / 2e-6
+    expected = central_difference(f, x, v)  # J v: the derivative of f at x along v
     return values_problem("J v", outcome.value, expected, f(x)) if torch.is_tensor(outcome.value) else \
         f"should return a tensor of f(x)'s shape, got {type(outcome.value).__name__}"
