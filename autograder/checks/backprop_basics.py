@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import torch
 
+from .adapters import graph_adapter, modular_adapter
 from .backprop_modular import (FUNCTIONS, ReferenceMatMul, ReferenceMultiply, ReferenceReLU,
-                               ReferenceSigmoid, function_item, graph_adapter, graph_cases,
-                               judge_graph, judge_jvp, judge_modular, jvp_cases, modular_adapter,
-                               modular_cases, uses_functions)
+                               ReferenceSigmoid, function_item, graph_cases, judge_graph, judge_jvp,
+                               judge_modular, jvp_cases, modular_cases, uses_functions)
 from .item import Case, Item
 from .rules import FLAT, NO_HIDDEN_CALLS, NO_LOOPS, NO_TORCH_NN
 from .elementwise import SEED, as64, elementwise_derivative, scalars_problem

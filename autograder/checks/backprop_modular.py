@@ -8,8 +8,7 @@ import torch
 
 from . import two_layer_reference as net
 from ..gradcheck import central_difference
-from .adapters import (AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, graph_adapter,
-                       modular_adapter, shipped, sin_times_sum)
+from .adapters import AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, shipped, sin_times_sum
 from .item import Case, Item
 from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
 from .elementwise import SEED, as64, scalars_problem

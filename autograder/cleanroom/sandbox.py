@@ -19,8 +19,6 @@ import os
 import resource
 import sys
 
-import torch
-
 from ..calls import call, error_of, seed, write_back
 from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters

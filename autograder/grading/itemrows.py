@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 
 from .gradebookview import submission_rows
 from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, TIMEOUT
@@ -119,12 +119,3 @@ def failed_notebook(db_url: str, assignment: str, student: str, status: str, rea
         cells = gb.find_notebook(assignment, assignment).grade_cells
         return [ItemResult(student, assignment, c.name, 0.0 if status in (ERROR, TIMEOUT) else None,
                            c.max_score, status, reason) for c in cells]
-
-
-def missing_submission(db_url: str, assignment: str, student: str) -> bool:
-    with Gradebook(db_url) as gb:
-        try:
-            gb.find_submission_notebook(assignment, assignment, student)
-            return False
-        except MissingEntry:
-            return True
