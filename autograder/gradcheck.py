@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-# The one central-difference step of the kit (the grader's checks and the students' copy): in
-# float64 the error of (f(x+h) - f(x-h)) / 2h is truncation ~h^2 plus rounding ~eps/h, smallest
-# near h = eps^(1/3) ~ 6e-6. Measured whole-gradient error of a correct softmax gradient: 4.7e-10
-# at 1e-4, 2.2e-10 at 1e-5, 2.0e-9 at 1e-6 (shared/notes/gradient-checking.md); and 1e-5 stays far
-# inside the 1e-3 that test points keep from every hinge and ReLU kink.
+# The one central-difference step (the grader's checks and this file): in float64 the error of
+# (f(x+h) - f(x-h)) / 2h is truncation ~h^2 plus rounding ~eps/h, smallest near
+# h = eps^(1/3) ~ 6e-6. Measured whole-gradient error of a correct softmax gradient: 4.7e-10 at
+# h = 1e-4, 2.2e-10 at 1e-5, 2.0e-9 at 1e-6; and 1e-5 stays far inside the 1e-3 that the
+# grader's test points keep from every hinge and ReLU kink.
 H = 1e-5
 DIRECTIONAL_TOL = 1e-6  # correct work (float32 too) scores <= ~2e-8, real bugs >= ~2e-4
 FULL_TOL = 1e-5         # whole-tensor relative error: correct float32 <= ~1e-7, bugs >= ~1e-2

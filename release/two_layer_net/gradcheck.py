@@ -20,16 +20,49 @@ from dataclasses import dataclass, field
 
 import torch
 
-H = 1e-5                # central-difference step (float64): error ~1e-10 on smooth losses
+# The one central-difference step (the grader's checks and this file): in float64 the error of
+# (f(x+h) - f(x-h)) / 2h is truncation ~h^2 plus rounding ~eps/h, smallest near
+# h = eps^(1/3) ~ 6e-6. Measured whole-gradient error of a correct softmax gradient: 4.7e-10 at
+# h = 1e-4, 2.2e-10 at 1e-5, 2.0e-9 at 1e-6; and 1e-5 stays far inside the 1e-3 that the
+# grader's test points keep from every hinge and ReLU kink.
+H = 1e-5
 DIRECTIONAL_TOL = 1e-6  # correct work (float32 too) scores <= ~2e-8, real bugs >= ~2e-4
 FULL_TOL = 1e-5         # whole-tensor relative error: correct float32 <= ~1e-7, bugs >= ~1e-2
 NUM_DIRECTIONS = 4
 MAX_FULL_ENTRIES = 4096  # above this, localize on a random sample of entries
 
 
-def _as_float(value) -> float:
-    """A python float from a scalar tensor or number."""
-    return float(value.item() if torch.is_tensor(value) else value)
+def central_difference(f, x: torch.Tensor, direction, h: float = H) -> torch.Tensor:
+    """The derivative of f at x along a direction: (f(x + h d) - f(x - h d)) / 2h, in float64.
+
+    The kit's only finite difference: every numeric derivative of the grader and of this file
+    is this one function with the step H.
+    Inputs:
+    - f: function of a tensor shaped like x, returning a number or a tensor (then entrywise)
+    - x: float64 tensor, the point
+    - direction: tensor d shaped like x, or an int i: the flat entry e_i, stepped in place
+      (x is restored after; no tensor of x's size is made per entry)
+    - h: step size
+    Returns:
+    - float64 CPU tensor of f's output shape (0-dim for a scalar f)
+    """
+    if isinstance(direction, int):
+        flat = x.view(-1)
+        old = flat[direction].item()
+        flat[direction] = old + h
+        plus = _as64(f(x))
+        flat[direction] = old - h
+        minus = _as64(f(x))
+        flat[direction] = old
+    else:
+        plus, minus = _as64(f(x + h * direction)), _as64(f(x - h * direction))
+    return (plus - minus) / (2 * h)
+
+
+def _as64(value) -> torch.Tensor:
+    """A float64 CPU copy of a number or tensor (a copy: x may change after f returned it)."""
+    value = value.detach() if torch.is_tensor(value) else value
+    return torch.as_tensor(value, dtype=torch.float64, device="cpu").clone()
 
 
 def numeric_gradient(f, x: torch.Tensor, h: float = H) -> torch.Tensor:
@@ -42,18 +75,8 @@ def numeric_gradient(f, x: torch.Tensor, h: float = H) -> torch.Tensor:
     Returns:
     - grad: float64 tensor of x's shape, grad[i] = (f(x + h e_i) - f(x - h e_i)) / 2h
     """
-    x = x.detach().to(torch.float64).clone()
-    grad = torch.zeros_like(x)
-    flat, gflat = x.view(-1), grad.view(-1)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + h
-        plus = _as_float(f(x))
-        flat[i] = old - h
-        minus = _as_float(f(x))
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
+    numeric, _ = _numeric_on(f, x, None, h)
+    return numeric
 
 
 def directional_errors(f, x: torch.Tensor, grad: torch.Tensor, directions: int = NUM_DIRECTIONS,
@@ -75,7 +98,7 @@ def directional_errors(f, x: torch.Tensor, grad: torch.Tensor, directions: int =
     for _ in range(directions):
         u = torch.randn(x.shape, dtype=torch.float64, generator=generator)
         u /= u.norm()
-        fd = (_as_float(f(x + h * u)) - _as_float(f(x - h * u))) / (2 * h)
+        fd = central_difference(f, x, u, h).item()
         analytic = (g * u).sum().item()
         errors.append(abs(analytic - fd) / max(scale_g, abs(fd), 1e-300))
     return torch.tensor(errors, dtype=torch.float64)
@@ -218,20 +241,14 @@ def autograd_gradient(f, x: torch.Tensor) -> torch.Tensor | None:
 
 
 def _numeric_on(f, x, entries, h):
-    """Numeric gradient on all entries, or only the given flat entries (others NaN)."""
-    if entries is None:
-        return numeric_gradient(f, x, h), 2 * x.numel()
+    """Numeric gradient on all entries, or only the given flat entries (others NaN); its cost."""
     x = x.detach().to(torch.float64).clone()
     numeric = torch.full_like(x, math.nan)
-    flat, nflat = x.view(-1), numeric.view(-1)
-    for i in entries.tolist():
-        old = flat[i].item()
-        flat[i] = old + h
-        plus = _as_float(f(x))
-        flat[i] = old - h
-        nflat[i] = (plus - _as_float(f(x))) / (2 * h)
-        flat[i] = old
-    return numeric, 2 * entries.numel()
+    todo = range(x.numel()) if entries is None else entries.tolist()
+    nflat = numeric.view(-1)
+    for i in todo:
+        nflat[i] = central_difference(f, x, i, h).item()
+    return numeric, 2 * len(todo)
 
 
 def grad_check(f, x: torch.Tensor, analytic: torch.Tensor, name: str = "dW") -> bool:
