@@ -50,19 +50,23 @@ def central_difference(f, x: torch.Tensor, direction, h: float = H) -> torch.Ten
         flat = x.view(-1)
         old = flat[direction].item()
         flat[direction] = old + h
-        plus = _as64(f(x))
+        plus = _value(f(x), copy=True)  # a copy: f may return (a view of) x, which changes next
         flat[direction] = old - h
-        minus = _as64(f(x))
+        minus = _value(f(x), copy=True)
         flat[direction] = old
     else:
-        plus, minus = _as64(f(x + h * direction)), _as64(f(x - h * direction))
-    return (plus - minus) / (2 * h)
+        plus, minus = _value(f(x + h * direction)), _value(f(x - h * direction))
+    return torch.as_tensor((plus - minus) / (2 * h), dtype=torch.float64)
 
 
-def _as64(value) -> torch.Tensor:
-    """A float64 CPU copy of a number or tensor (a copy: x may change after f returned it)."""
-    value = value.detach() if torch.is_tensor(value) else value
-    return torch.as_tensor(value, dtype=torch.float64, device="cpu").clone()
+def _value(value, copy: bool = False):
+    """A python float for a scalar (fast: this runs twice per entry), else a float64 CPU tensor."""
+    if not torch.is_tensor(value):
+        return float(value)
+    if value.dim() == 0:
+        return value.item()
+    value = value.detach().to("cpu", torch.float64)
+    return value.clone() if copy else value
 
 
 def numeric_gradient(f, x: torch.Tensor, h: float = H) -> torch.Tensor:
