@@ -31,8 +31,8 @@ from .layout import SOURCE
 REFERENCE, BLANK, BUG = "ok-reference", "blank-release", "bug-"
 
 GRADER_LINE = re.compile(r"Grader check for `([^`]+)` \((\d+) points?\)")
-PART = re.compile(r"^#+\s*Part (\d+)\b.*\((\d+)(?: bonus)? points?\)\s*$", re.M)
-TABLE_ROW = re.compile(r"^\|\s*(\d+)\s*\|.*\|\s*(\d+)\s*\|\s*$", re.M)
+PART = re.compile(r"^#+\s*Part (\w+)\b.*\((\d+)(?: bonus)? points?\)\s*$", re.M)
+TABLE_ROW = re.compile(r"^\|\s*(\w+)\s*\|.*\|\s*(\d+)\s*\|\s*$", re.M)
 QUESTION = re.compile(r"\*\*Question(?: [A-Z])? \((\d+) points?\)")
 
 

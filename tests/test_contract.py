@@ -128,6 +128,15 @@ def test_points_in_the_text_disagreeing_with_the_metadata_are_refused(grade_id, 
     assert contract.notebook_problems(A, nb) == [expected]
 
 
+def test_lettered_parts_are_read_too():
+    """'## Part A (...)' (nbgrader's own style) is a part like 'Part 1': the table must name it."""
+    nb = notebook()
+    set_text(cell(nb, "part1_md"), "## Part 1: A first circuit", "## Part A: A first circuit")
+    assert contract.notebook_problems(A, nb) == [
+        "the points table has a row for Part 1, the notebook has no such part",
+        "the points table has no row for Part A"]
+
+
 def test_a_grade_cell_without_points_is_refused():
     nb = notebook()
     cell(nb, "jvp_from_vjp")["metadata"]["nbgrader"]["points"] = 0
