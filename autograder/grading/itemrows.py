@@ -44,7 +44,7 @@ def cell_status(cell: dict) -> tuple[Status, str]:
         return ERROR, "the grader recorded no verdict for this grade cell"
     status, message = Status(record["status"]), ANSI.sub("", str(record.get("message", ""))).strip()
     if status == PASSED:  # the line the student's feedback ends with
-        return status, message.splitlines()[-1] if message else "passed"
+        return status, message.splitlines()[-1] if message else str(PASSED)
     if status == TIMEOUT:
         return status, message or "the cell ran past the time limit and was interrupted"
     return status, message

@@ -28,7 +28,7 @@ from ..verdict import ERROR, GRADED, TIMEOUT, UNRESOLVED
 from .csvcells import plain_row, safe_row
 from .itemrows import COLUMNS, ItemResult, failed_notebook, load_notebook, read_items
 from .records import SUBMISSION_COLUMNS, Pending, SubmissionOutcome
-from .stamps import atomic_write, fingerprint, read_stamp, source_notebook, write_stamp  # noqa: F401 (tests use pipeline.fingerprint)
+from .stamps import STAMPS, atomic_write, fingerprint, read_stamp, source_notebook, write_stamp  # noqa: F401 (tests use pipeline.fingerprint)
 from .submissionnotes import submission_notes, submission_problem
 from .summary import summary
 from .watchpool import WorkerStopped
@@ -66,7 +66,7 @@ def prepare(run: GradeRun) -> None:
         # the gradebook was deleted: the stamps describe assignments and grades it no longer holds
         for stale in build.glob("*.source.sha256"):
             stale.unlink()
-        shutil.rmtree(build / "graded", ignore_errors=True)
+        shutil.rmtree(run.course.root / STAMPS, ignore_errors=True)
     for a in run.assignments:
         for s in run.course.students(a):
             if run.student not in (None, s):

@@ -13,6 +13,8 @@ from ..layout import SOURCE, Course
 from ..verdict import GRADED, Status
 from .records import Stamp
 
+STAMPS = "build/graded"  # under the course root: <student>/<assignment>.json
+
 
 @functools.lru_cache(maxsize=None)
 def source_notebook(assignment: str) -> bytes:
@@ -36,7 +38,7 @@ def fingerprint(course: Course, student: str, assignment: str) -> str:
 
 
 def _stamp_path(course: Course, student: str, assignment: str) -> Path:
-    return course.root / "build" / "graded" / student / f"{assignment}.json"
+    return course.root / STAMPS / student / f"{assignment}.json"
 
 
 def read_stamp(course: Course, student: str, assignment: str) -> Stamp | None:
