@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from nbgrader.api import Gradebook
 from tqdm.auto import tqdm
 
-from . import failures, workers
+from . import workers
 from ..checks import coverage
 from ..layout import SOURCE, Course, assignments
 from ..report.build import class_report
