@@ -9,7 +9,8 @@ from .layout import REPO, Course
 
 
 def cmd_grade(args) -> int:
-    from .grading import pipeline, summary
+    from .grading import pipeline
+    from .verdict import UNRESOLVED
     # resolved: the workers change directory to the course root, relative paths would break
     course = Course(Path(args.course).resolve() if args.course else REPO)
     empty = not args.course and not any(course.students(a) for a in pipeline.assignments())
@@ -20,16 +21,11 @@ def cmd_grade(args) -> int:
             print(f"No submissions in {REPO / 'submitted'}: grading the demo class instead", file=sys.stderr)
         print(f"Demo class: writing its submissions to {course.submitted}/", file=sys.stderr)
         build_demo_class(course.submitted)
-    run = pipeline.grade(course, args.student, args.assignment, args.jobs)
+    run = pipeline.grade(course, args.student, args.assignment, args.jobs)  # its last step prints the table
     if not run.submissions:
         print(f"Nothing to grade: put notebooks in {course.submitted}/<student_id>/<assignment>/", file=sys.stderr)
         return 1
-    print(summary.table(course.reports / "checks.csv", course.reports / "submissions.csv"))
-    print(f"\nWrote {course.root / 'grades.csv'}, {course.reports / 'checks.csv'}, {course.root / 'feedback'}/")
-    unresolved = [s for s in run.submissions if s[2] == "unresolved"]
-    for student, assignment, _, message in unresolved:
-        print(f"UNRESOLVED {student}/{assignment}: {message}", file=sys.stderr)
-    return 1 if unresolved else 0
+    return 1 if any(o.status == UNRESOLVED for o in run.submissions) else 0
 
 
 def cmd_report(args) -> int:

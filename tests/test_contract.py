@@ -208,6 +208,6 @@ def test_make_grade_refuses_a_broken_assignment(tmp_path, monkeypatch):
     course = tmp_path / "course"
     reference.write(course / "submitted", A)
     run = pipeline.grade(Course(course), jobs=1)
-    assert run.submissions == [("ok-reference", A, "error", reason)]
+    assert [(o.student, o.assignment, o.status, o.text) for o in run.submissions] == [("ok-reference", A, "error", reason)]
     assert run.items and all(r.status == "error" and r.score == 0 and r.message == reason for r in run.items)
     assert pipeline.read_stamp(Course(course), "ok-reference", A) is None

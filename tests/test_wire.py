@@ -288,13 +288,14 @@ def test_the_watchdog_s_verdicts_become_submission_statuses(monkeypatch):
     from types import SimpleNamespace
 
     from autograder.grading import pipeline
+    from autograder.grading.records import Pending
     rows = []
     monkeypatch.setattr(pipeline, "failed_notebook", lambda db, a, s, status, message: rows.append(status) or [status])
     course = SimpleNamespace(db_url="sqlite://")
-    todo = [("s1", A, None)]
     expected = {"timeout": (TIMEOUT, [TIMEOUT]), "memory": (ERROR, [ERROR]), "died": ("unresolved", [])}
     for kind, (status, items) in expected.items():
         future = Future()
         future.set_exception(WorkerStopped(kind, f"{kind} happened"))
-        student, assignment, got, message, got_rows = pipeline.outcome_of(future, [future], todo, course)
-        assert (student, assignment, got, got_rows) == ("s1", A, status, items) and f"{kind} happened" in message
+        got = pipeline.outcome_of(future, Pending("s1", A), course)
+        assert (got.student, got.assignment, got.status, got.items) == ("s1", A, status, items)
+        assert f"{kind} happened" in got.message

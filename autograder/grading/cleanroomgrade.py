@@ -4,7 +4,10 @@ It takes the place of nbgrader's Execute in `Autograde.autograde_preprocessors` 
 nbgrader_config.py), after nbgrader's own sanitizing (outputs cleared, grade and read-only
 cells restored from the gradebook, deleted grade cells put back). It writes each item's
 verdict into the item's grade cell as nbgrader reads a test result: printed message, plus an
-error output when the item did not pass. nbgrader's SaveAutoGrades then records the scores.
+error output when the item did not pass (nbgrader's SaveAutoGrades then records the scores;
+the student's feedback shows them); and the verdict itself in the cell's metadata
+(flatgrad.status, flatgrad.message), which is what autograder.grading.itemrows reads.
+Any flatgrad metadata a submission brought is removed first: only this step writes it.
 """
 from __future__ import annotations
 
@@ -73,6 +76,9 @@ class CleanRoomGrade(NbGraderPreprocessor):
             raise GraderError(f"no clean-room checks for assignment {assignment!r}") from exc
         answers = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
                    if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+        for cell in nb.cells:  # a forged verdict in the submission never reaches the rows
+            cell.metadata.pop("flatgrad", None)
+        nb.metadata.pop("flatgrad", None)
         given = self.given_cells(meta["db_url"], assignment, notebook)
         start = time.perf_counter()
         result = grade_notebook(assignment, answers, given, self.helper_files(assignment), zygote(),
@@ -136,8 +142,10 @@ def shorten(cell, limit: int) -> None:
 
 
 def write_verdict(cell, verdict) -> None:
-    """The verdict as grade-cell outputs: a message, and an error unless it passed (the nodes
-    nbformat's new_output makes, without validating each one: the notebook is validated whole)."""
+    """The verdict in the grade cell's metadata, and as its outputs: a message, and an error
+    unless it passed (the nodes nbformat's new_output makes, without validating each one: the
+    notebook is validated whole)."""
+    cell.metadata["flatgrad"] = {"status": str(verdict.status), "message": verdict.message}
     cell.outputs = [from_dict({"output_type": "stream", "name": "stdout", "text": verdict.message + "\n"})]
     cell.execution_count = 1
     if verdict.status != PASSED:

@@ -1,9 +1,7 @@
 """What an nbgrader log says when a notebook could not be autograded at all."""
 from __future__ import annotations
 
-from ..verdict import ERROR
-
-UNRESOLVED = "unresolved"  # the grader itself could not finish: no score is recorded
+from ..verdict import ERROR, UNRESOLVED, Status
 
 # (text in nbgrader's log, status, reason shown to TA and student); first match wins.
 KNOWN = [
@@ -14,7 +12,7 @@ KNOWN = [
 ]
 
 
-def classify(log: str) -> tuple[str, str]:
+def classify(log: str) -> tuple[Status, str]:
     """(status, reason) for a failed `nbgrader autograde` of one submission."""
     for needle, status, reason in KNOWN:
         if needle in log:

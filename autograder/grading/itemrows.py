@@ -1,7 +1,8 @@
 """One row per student, assignment and graded item, read from nbgrader's own records.
 
-Scores come from the gradebook. Status and message come from the grade cell's outputs in
-the autograded notebook, where the clean room wrote each verdict (autograder.grading.cleanroomgrade).
+Scores come from the gradebook. Status and message come from the grade cell's metadata in
+the autograded notebook, where the clean room recorded each verdict
+(autograder.grading.cleanroomgrade; the cell's outputs are the student's copy of it).
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from .gradebookview import submission_rows
-from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, TIMEOUT
+from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, STATUSES, TIMEOUT, Status
 
 COLUMNS = ("student_id", "assignment", "item", "score", "max_score", "status", "message")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TIMEOUT_NAMES = {"CellTimeoutError", "KeyboardInterrupt", "TimeoutError"}
+ITEM_STATUSES = {str(s) for s in STATUSES}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # a student's colours never reach a CSV
 
 
 @dataclass
@@ -27,41 +28,26 @@ class ItemResult:
     item: str
     score: float | None
     max_score: float
-    status: str
+    status: Status
     message: str
 
     def row(self) -> dict:
         return asdict(self)
 
 
-def _text(outputs) -> str:
-    parts = []
-    for out in outputs:
-        if out.get("output_type") == "stream":
-            text = out.get("text", "")
-            parts.append("".join(text) if isinstance(text, list) else text)
-    return ANSI.sub("", "".join(parts)).strip()
-
-
-def cell_status(cell: dict) -> tuple[str, str]:
-    """(status, message) of one executed grade cell, from its outputs."""
-    outputs = cell.get("outputs", [])
-    errors = [o for o in outputs if o.get("output_type") == "error"]
-    printed = _text(outputs)
-    if not errors:
-        if cell.get("execution_count") is None and not outputs:
-            return NOT_RUN, "this cell was not run"
-        return PASSED, printed.splitlines()[-1] if printed else "passed"
-    ename, evalue = errors[0].get("ename", ""), ANSI.sub("", errors[0].get("evalue", "")).strip()
-    if ename == "ItemFailed":
-        return FAILED, evalue
-    if ename == "ItemError":
-        return ERROR, evalue
-    if ename in TIMEOUT_NAMES:
-        return TIMEOUT, evalue or "the cell ran past the time limit and was interrupted"
-    if ename == "NameError":
-        return ERROR, f"{evalue}: the function is not defined (did its cell run without errors?)"
-    return ERROR, f"{ename}: {evalue}"
+def cell_status(cell: dict) -> tuple[Status, str]:
+    """(status, message) of one autograded grade cell: the verdict the clean room recorded in its
+    metadata (flatgrad.status). A cell without one, or with a status outside the vocabulary, got
+    no verdict from the grader: an error, never a pass."""
+    record = cell.get("metadata", {}).get("flatgrad")
+    if not isinstance(record, dict) or record.get("status") not in ITEM_STATUSES:
+        return ERROR, "the grader recorded no verdict for this grade cell"
+    status, message = Status(record["status"]), ANSI.sub("", str(record.get("message", ""))).strip()
+    if status == PASSED:  # the line the student's feedback ends with
+        return status, message.splitlines()[-1] if message else str(PASSED)
+    if status == TIMEOUT:
+        return status, message or "the cell ran past the time limit and was interrupted"
+    return status, message
 
 
 def load_notebook(notebook_path: Path) -> dict:

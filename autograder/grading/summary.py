@@ -1,13 +1,28 @@
-"""The table `make grade` prints: one row per student, one column per graded item."""
+"""pipeline step: what `make grade` prints: one row per student, one column per graded item;
+then what was written, and every submission the grader could not finish."""
 from __future__ import annotations
 
 import csv
+import sys
 from collections import defaultdict
 from pathlib import Path
 
+from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, TIMEOUT, UNRESOLVED
 from .csvcells import plain_row
 
-MARKS = {"passed": "", "failed": " x", "error": " E", "timeout": " T", "not_run": " -"}
+MARKS = {PASSED: "", FAILED: " x", ERROR: " E", TIMEOUT: " T", NOT_RUN: " -"}
+
+
+def summary(run) -> None:
+    """The table on stdout (nothing when nothing was graded), the UNRESOLVED lines on stderr."""
+    if not run.submissions:
+        return
+    course = run.course
+    print(table(course.reports / "checks.csv", course.reports / "submissions.csv"))
+    print(f"\nWrote {course.root / 'grades.csv'}, {course.reports / 'checks.csv'}, {course.root / 'feedback'}/")
+    for outcome in run.submissions:
+        if outcome.status == UNRESOLVED:
+            print(f"UNRESOLVED {outcome.student}/{outcome.assignment}: {outcome.text}", file=sys.stderr)
 
 
 def table(checks_csv: Path, submissions_csv: Path) -> str:

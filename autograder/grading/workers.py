@@ -2,7 +2,7 @@
 
 `nbgrader autograde` as a command pays ~3.5 s of start-up per notebook (nbgrader, torch).
 Each worker here imports them once and runs nbgrader's own converters through its Python API
-(Autograde, in one pass: autograder.grading.onepass; then generate_feedback) for one
+(Autograde, in one pass: autograder.grading.onepass; generate_feedback; export) for one
 submission after another; every submission still gets a fresh sandbox process for the
 student's code (autograder.cleanroom). Workers are replaced after MAX_TASKS submissions, so
 memory stays bounded whatever the class size, and they run behind a watchdog
@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 
 from . import failures, literalids, onepass
+from ..verdict import GRADED
 from .itemrows import failed_notebook, load_notebook, notebook_notes, read_items
+from .records import SubmissionOutcome
 from .watchpool import WatchedPool
 
 MAX_TASKS = 1000  # submissions per worker before it is replaced (RSS stayed at 344 MB over 120)
@@ -113,23 +115,15 @@ def generate(assignments: list[str]):
     return None
 
 
-def export_grades(to: str) -> None:
-    """What `nbgrader export --to=<to>` with our status-aware plugin does, in this worker."""
-    from nbgrader.api import Gradebook
-
-    from .export import StatusCsvExportPlugin
-    plugin = StatusCsvExportPlugin(config=_api.config)
-    plugin.to = to
-    with Gradebook(_api.coursedir.db_url, _api.coursedir.course_id) as gb:
-        plugin.export(gb)
+def export_grades(statuses: dict) -> None:
+    """grades.csv with the run's statuses (autograder.grading.export), in this worker."""
+    from .export import export_grades as export
+    export(_course.root, _api.coursedir.db_url, statuses, config=_api.config)
 
 
-def autograde_one(student: str, assignment: str):
-    """nbgrader autograde of one submission, then its items from the gradebook.
-
-    Returns (student, assignment, status, message, rows). status is "graded", or a failure
-    status from autograder.grading.failures with the reason.
-    """
+def autograde_one(student: str, assignment: str) -> SubmissionOutcome:
+    """nbgrader autograde of one submission, then its items from the gradebook: graded, or a
+    failure status from autograder.grading.failures with the reason."""
     notebook = _course.autograded_notebook(student, assignment)
     try:
         result = onepass.autograde(_api, assignment, student)  # nbgrader's steps, one conversion
@@ -138,13 +132,11 @@ def autograde_one(student: str, assignment: str):
     log = (result.get("log") or "") + (result.get("error") or "")
     if result.get("success") and notebook.exists():
         graded = load_notebook(notebook)
-        notes = notebook_notes(graded)
-        if (problem := feedback_one(student, assignment)) is not None:
-            notes.append(problem)
-        return student, assignment, "graded", "; ".join(notes), read_items(_course.db_url, assignment, student, graded)
+        return SubmissionOutcome(student, assignment, GRADED, "; ".join(notebook_notes(graded)),
+                                 read_items(_course.db_url, assignment, student, graded))
     status, message = failures.classify(log)
-    return student, assignment, status, message, failed_notebook(_course.db_url, assignment, student,
-                                                                 status, message)
+    return SubmissionOutcome(student, assignment, status, message,
+                             failed_notebook(_course.db_url, assignment, student, status, message))
 
 
 def feedback_one(student: str, assignment: str) -> str | None:

@@ -16,8 +16,8 @@ from urllib.parse import quote
 # CSV cells a spreadsheet would run are written with a leading "'": read back as written
 from ..grading.csvcells import plain_row
 from ..grading.itemrows import ItemResult as ItemRow  # one row of reports/checks.csv
+from ..verdict import GRADED, NOT_SUBMITTED
 
-NOT_SUBMITTED = "not_submitted"
 
 
 @dataclass
@@ -103,11 +103,11 @@ def load(root: Path) -> ClassData:
         notebook = root / "autograded" / key[0] / key[1] / f"{key[1]}.ipynb"
         page = root / "feedback" / key[0] / key[1] / f"{key[1]}.html"
         data.submissions[key] = Submission(*key, r["status"], r["message"] or "",
-                                           seconds=seconds_of(notebook) if r["status"] == "graded" else None,
+                                           seconds=seconds_of(notebook) if r["status"] == GRADED else None,
                                            feedback=feedback_link(*key) if page.exists() else None)
     for r in rows:
         sub = data.submissions.setdefault((r.student_id, r.assignment),
-                                          Submission(r.student_id, r.assignment, "graded"))
+                                          Submission(r.student_id, r.assignment, GRADED))
         if r.score is not None:
             sub.score = (sub.score or 0.0) + r.score
     for a in assignments:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..verdict import ERROR, FAILED, TIMEOUT
+from ..verdict import ERROR, FAILED, GRADED, TIMEOUT
 from .classdata import ClassData
 
 WRONG = (FAILED, ERROR, TIMEOUT)
@@ -62,7 +62,7 @@ def mistakes(data: ClassData, assignment: str) -> list[Mistake]:
 
     Notebooks that could not be run at all are left out: their one reason repeats on every
     item and is counted in the status table instead."""
-    graded = {(s.student_id, s.assignment) for s in data.of(assignment) if s.status == "graded"}
+    graded = {(s.student_id, s.assignment) for s in data.of(assignment) if s.status == GRADED}
     order = {item: k for k, item in enumerate(data.items(assignment))}
     groups: dict = {}
     for r in data.rows:

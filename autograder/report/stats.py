@@ -5,11 +5,11 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from ..verdict import NOT_RUN, PASSED
+from ..verdict import ERROR, GRADED, NOT_RUN, PASSED, TIMEOUT, UNRESOLVED
 from .classdata import NOT_SUBMITTED, ClassData, Submission
 
 # submission statuses in the order the page lists them (one vocabulary with grades.csv)
-STATUS_ORDER = ("graded", "error", "timeout", "unresolved", NOT_SUBMITTED)
+STATUS_ORDER = (GRADED, ERROR, TIMEOUT, UNRESOLVED, NOT_SUBMITTED)
 
 
 @dataclass(frozen=True)
