@@ -12,7 +12,7 @@ import signal
 import subprocess
 
 import pytest
-from test_grading import assert_exact_outcome, manual_items, read_csv
+from helpers import assert_exact_outcome, manual_items, read_csv
 
 from autograder.corpus import entries
 from autograder.corpus.attacks_wire import ATTACKS_WIRE

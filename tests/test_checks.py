@@ -13,7 +13,7 @@ from autograder.corpus import entries
 from autograder.layout import assignments
 from autograder.corpus.notebooks import functions
 from autograder.kernel import check
-from conftest import autograd_gradient, classification_problems
+from helpers import autograd_gradient, classification_problems
 
 A = "linear_classifiers"
 IN_PROCESS = [(a, e) for a in assignments() for e in entries(a) if e.status == "graded" and e.in_process]

@@ -29,7 +29,7 @@ from autograder.layout import REPO, Course
 from autograder.grading.csvcells import TRIGGERS, plain_cell, plain_row, safe_cell
 from autograder.grading.feedbackhtml import CSP, QuickHTMLExporter
 from autograder.grading.safehtml import clean_html
-from test_grading import assert_exact_outcome, make_grade, read_csv
+from helpers import assert_exact_outcome, make_grade, read_csv, total_points
 
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]
 CLASS = ATTACKS + HONEST
@@ -282,8 +282,9 @@ def test_grades_csv_has_every_student_once_with_status_and_the_collection_time(g
     rows = [plain_row(r) for r in read_csv(course / "grades.csv")]
     by_id = {r["student_id"]: r for r in rows}
     assert len(rows) == len(by_id) == len(CLASS)
-    assert float(by_id["globa"]["score"]) == 25.0 and float(by_id["glob*"]["score"]) == 25.0
-    assert float(by_id["glob[ab]"]["score"]) < 25.0
+    full = total_points(A, written=False)
+    assert float(by_id["globa"]["score"]) == full and float(by_id["glob*"]["score"]) == full
+    assert float(by_id["glob[ab]"]["score"]) < full
     forged = by_id["intake-forged-timestamp"]
     assert forged["timestamp"] and not forged["timestamp"].startswith(FORGED_TIME), forged
     notebook = course / "submitted" / "intake-forged-timestamp" / A / f"{A}.ipynb"

@@ -13,7 +13,7 @@ import pytest
 from autograder.checks import coverage, items
 from autograder.corpus import real_code
 from autograder.corpus.notebooks import pack
-from test_grading import make_grade, manual_items, read_csv
+from helpers import make_grade, manual_items, read_csv
 
 PACKS = [(a, p) for a in real_code.ENTRIES for p in pack(real_code.entries(a, rules=False), prefix=f"rc-{a[:3]}")]
 RULES = [(a, e) for a, entries in real_code.RULES.items() for e in entries]

@@ -15,9 +15,7 @@ import pytest
 
 from autograder.corpus import entries
 from autograder.report.classdata import read_rows
-from conftest import REPO
-from reportclass import FORMULA, HOSTILE
-from test_grading import make_grade
+from helpers import FORMULA, HOSTILE, REPO, make_grade
 
 pytestmark = pytest.mark.browser
 A = "linear_classifiers"

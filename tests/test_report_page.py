@@ -11,8 +11,7 @@ from html.parser import HTMLParser
 from autograder.report import page
 from autograder.report.build import write_report
 from autograder.report.classdata import load
-from conftest import REPO
-from reportclass import FORMULA, HOSTILE, write_class
+from helpers import FORMULA, HOSTILE, REPO, write_class
 
 EVIL_MESSAGE = "loss is 1.0 </code><script>alert(2)</script> expected 2.0"
 

@@ -14,7 +14,7 @@ import pytest
 
 from autograder.corpus.notebooks import pack
 from autograder.corpus.rule_variants import ENTRIES
-from conftest import REPO
+from helpers import REPO
 
 PACKED = [(a, e) for a, entries in ENTRIES.items() for e in pack(entries, prefix=f"rules-{a}")]
 MEMBERS = {e.name: (a, e) for a, entries in ENTRIES.items() for e in entries}
