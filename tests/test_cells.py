@@ -40,6 +40,7 @@ def kernel_errors(cells: list[str]) -> list:
     return [next((o["ename"] for o in c.outputs if o["output_type"] == "error"), None) for c in nb.cells]
 
 
+@pytest.mark.slow
 def test_cells_fail_in_the_grader_exactly_as_in_a_real_kernel(session):
     """Does each program raise (or not) in the clean room exactly as in a Jupyter kernel?"""
     for name, cells in PROGRAMS.items():

@@ -84,6 +84,7 @@ def test_landlock_confines_reads_writes_and_signals():
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
+@pytest.mark.slow
 def test_a_hung_cell_is_stopped_and_the_process_replaced(zygote):
     session = Session(zygote(), {}, Limits(cell=2, call=2, submission=60))
     try:
@@ -108,6 +109,7 @@ def test_printing_a_million_lines_costs_nothing(zygote):
         session.close()
 
 
+@pytest.mark.slow
 def test_reference_solutions_pass_in_the_clean_room(grade_source):
     for assignment in assignments():
         result = grade_source(assignment)
@@ -153,6 +155,7 @@ def test_helper_files_are_imported_from_the_bytecode_the_grader_ships(tmp_path):
     assert bytecode("broken.py", b"def (:\n") is None
 
 
+@pytest.mark.slow
 def test_a_zygote_removes_its_home_when_the_grader_closes_or_hangs_up():
     closed, hung_up = Zygote(), Zygote(wait=False)
     closed.close()

@@ -156,6 +156,7 @@ raise RuntimeError("pushed into " + repr(done))
 """
 
 
+@pytest.mark.slow
 @BOTH
 def test_tiocsti_cannot_type_into_the_tas_terminal(use_landlock):
     """`make grade` typed in a terminal: the student's code pushes a command into it."""
@@ -281,6 +282,7 @@ def test_a_bounded_fork_bomb_is_capped_and_killed(use_landlock, attempt):
     assert processes_named(tag) == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(cgroups.setup("probe-mem").mode == "none", reason="no writable cgroup memory controller")
 def test_three_children_share_one_memory_cap(attempt):
     cgroups.teardown(cgroups.setup("probe-mem"))
@@ -360,6 +362,7 @@ def test_the_log_says_what_holds_and_what_fell_back(zygote):
     assert weak
 
 
+@pytest.mark.slow
 def test_nothing_is_left_when_the_grader_goes_away_mid_session():
     """The grader's worker ends without closing its session: the zygote kills and removes all."""
     z, tag = Zygote(), f"fgz{os.getpid() % 10**6}"
@@ -383,6 +386,7 @@ def test_nothing_is_left_when_the_grader_goes_away_mid_session():
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}/flatgrad-{z_pid}")
 
 
+@pytest.mark.slow
 def test_without_namespaces_or_cgroups_the_fallbacks_still_end_every_process():
     """A kernel or container without PID/mount namespaces and cgroups: the zygote is a subreaper
     and kills the orphans; the log says what fell back."""

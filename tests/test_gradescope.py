@@ -17,6 +17,7 @@ import pytest
 from autograder.corpus import entries
 from helpers import REPO, item_points, manual_items, total_points
 
+pytestmark = pytest.mark.slow  # builds the bundle and runs run_autograder
 A = "linear_classifiers"
 
 

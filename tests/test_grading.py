@@ -20,6 +20,7 @@ from autograder.grading.itemrows import COLUMNS
 from autograder.release import MARKERS
 from helpers import REPO, make_grade, manual_items, read_csv, total_points
 
+pytestmark = pytest.mark.slow  # make grade of the whole corpus, and nbgrader's own steps
 A = "linear_classifiers"
 ENTRIES = [(a, e) for a in assignments() for e in pack(entries(a))]
 

@@ -18,6 +18,7 @@ from autograder.corpus.adversarial import ADVERSARIAL
 from autograder.release import MARKERS
 from helpers import assert_exact_outcome, item_points, make_grade, read_csv, total_points
 
+pytestmark = pytest.mark.slow  # one make grade of the adversarial class
 A = "linear_classifiers"
 HIDDEN_TEST_LINES = ("from autograder.kernel import grade", 'grade("linear_classifiers"', "raise_for")
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]

@@ -46,6 +46,7 @@ def test_corpus_is_big_enough_and_new():
         assert any(e.fails for e in real_code.entries(a)) and any(not e.fails for e in real_code.entries(a))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment,submission", PACKS, ids=lambda x: getattr(x, "name", x))
 def test_bugs_caught_correct_code_full_marks_collateral_zero(assignment, submission, rows):
     """Each pack: its bugs' items score 0 with a message, every other item full marks."""
@@ -58,6 +59,7 @@ def test_bugs_caught_correct_code_full_marks_collateral_zero(assignment, submiss
             assert row["status"] == "passed" and row["score"] == row["max_score"], row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,item,words", [
     ("bug-rc-softmax-vec-no-shift", "softmax_loss_vectorized", ("scores around +-1000",)),
     ("bug-rc-softmax-vec-global-shift", "softmax_loss_vectorized", ("scores around +-1000",)),
@@ -81,6 +83,7 @@ def test_messages_say_what_and_where(name, item, words, rows):
         assert word.lower() in message.lower(), (word, message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,item", [("ok-rc-svm-vec-float32-inside", "svm_loss_vectorized"),
                                        ("ok-rc-nn-forward-float32-inside", "nn_forward_pass"),
                                        ("ok-rc-nn-float32-inside", "nn_forward_backward")])
@@ -92,6 +95,7 @@ def test_float32_work_passes_with_one_note(name, item, rows):
     assert "computed in float32" in row["message"] and row["message"].count("Note:") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment,entry", RULES, ids=lambda x: getattr(x, "name", x))
 def test_rules_variants(assignment, entry, rows):
     """Verdicts the flat-backprop rules decide (rules branch, merged): relu in the SVM loss passes
@@ -124,6 +128,7 @@ def test_refusal_names_the_grade_id(tmp_path):
     assert message.startswith("the grader refuses to grade backprop_basics")
 
 
+@pytest.mark.slow
 def test_grading_a_refused_assignment_gives_status_error_and_no_points(tmp_path, monkeypatch):
     """The pipeline (in this process, its workers real): a refused assignment's submissions get
     status error with the refusal, 0 points on every item, and no stamp (re-graded once fixed)."""

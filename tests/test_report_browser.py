@@ -17,7 +17,7 @@ from autograder.corpus import entries
 from autograder.report.classdata import read_rows
 from helpers import FORMULA, HOSTILE, REPO, make_grade
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # chromium, on a class graded by make grade
 A = "linear_classifiers"
 
 

@@ -39,6 +39,7 @@ def test_the_corpus_has_both_kinds():
     assert len(MEMBERS) >= 25
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MEMBERS))
 def test_each_variant_gets_exactly_its_verdict(name, checks):
     """Full marks everywhere for a correct style; zero with the right status and message on its

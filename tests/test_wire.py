@@ -63,6 +63,7 @@ def test_a_dribbled_message_is_cut_at_its_deadline_not_per_recv():
     thread.join()
 
 
+@pytest.mark.slow
 def test_a_sandbox_dribbling_its_reply_is_stopped_at_the_call_limit(grade_source):
     """Is the last item a timeout at its 2 s call limit, everything else graded as usual?"""
     limits = Limits(cell=5, call=2, submission=120)
@@ -72,6 +73,7 @@ def test_a_sandbox_dribbling_its_reply_is_stopped_at_the_call_limit(grade_source
     assert all(v.status == PASSED for k, v in result.verdicts.items() if k != "softmax_get_search_params")
 
 
+@pytest.mark.slow
 def test_items_after_a_used_up_notebook_limit_are_timeouts(grade_source):
     """Once the notebook's time is used up, is every later item a timeout (not "not defined")?"""
     slow = answers(A)["svm_loss_naive_code"].replace(
@@ -84,6 +86,7 @@ def test_items_after_a_used_up_notebook_limit_are_timeouts(grade_source):
 
 # --- decoding -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_opaque_objects_share_one_class_per_type_name():
     """300,000 objects of made-up types: at most MAX_OPAQUE_TYPES classes, named after them."""
     ours, theirs = socket.socketpair()
@@ -215,6 +218,7 @@ def pool():
     pool.shutdown(cancel_futures=True)
 
 
+@pytest.mark.slow
 def test_a_stuck_worker_becomes_a_timeout_and_is_replaced(pool):
     first = pool.submit(wire_tasks.pid).result(timeout=120)
     stuck = pool.submit(wire_tasks.hang, limit=2)
