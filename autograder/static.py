@@ -8,7 +8,6 @@ other cells that the graded function uses are read too.
 from __future__ import annotations
 
 import ast
-import builtins
 import inspect
 import textwrap
 from dataclasses import dataclass
