@@ -17,7 +17,7 @@ GRADE_ARGS := $(if $(COURSE),--course $(COURSE)) $(if $(STUDENT),--student $(STU
 
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: help setup browser grade report release check-release contract test formgrader clean gradescope bench gpu-check
+.PHONY: help setup browser grade report release check-release contract test test-fast lint formgrader clean gradescope bench gpu-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,8 +55,14 @@ check-release: $(STAMP) ## check release/ is in sync, leaks nothing, sources hav
 contract: $(STAMP) ## check each assignment's notebook, checks and corpus agree (A=name: one)
 	$(PY) -m autograder contract $(A)
 
-test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, release checks)
+test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, browsers, release checks)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## unit and check tests only: no make grade, nbgrader run, notebook, browser or GPU (< 1 min)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not browser and not cuda"
+
+lint: $(STAMP) ## ruff with the small rule set of pyproject.toml over autograder/ bench/ tests/ data/
+	$(PY) -m ruff check autograder bench tests data
 
 gradescope: $(STAMP) ## build build/gradescope/$(A).zip, the Gradescope autograder of assignment A
 	@test -n "$(A)" || (echo "usage: make gradescope A=<assignment>" && exit 2)

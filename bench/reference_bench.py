@@ -90,7 +90,7 @@ def bench_linear(ns, device, dtype) -> list:
     rows = []
     for loss in ("svm", "softmax"):
         naive, vec = ns[f"{loss}_loss_naive"], ns[f"{loss}_loss_vectorized"]
-        t_naive, t_vec = paired_ms(lambda: naive(W, X, y, REG), lambda: vec(W, X, y, REG), device)
+        t_naive, t_vec = paired_ms(lambda f=naive: f(W, X, y, REG), lambda f=vec: f(W, X, y, REG), device)
         speedup = t_naive["median_ms"] / t_vec["median_ms"]
         rows.append({"loss": loss, "dtype": str(dtype).replace("torch.", ""), "naive": t_naive,
                      "vectorized": t_vec, "speedup": speedup, "pass": speedup >= SPEEDUP_TARGET,

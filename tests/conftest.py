@@ -1,43 +1,67 @@
-"""Shared fixtures and hypothesis strategies for the kit's tests."""
+"""Shared fixtures (plain helpers are in helpers.py): a browser, a clean-room zygote, a generator."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "data"))
 
 
-@st.composite
-def classification_problems(draw, max_n: int = 12, max_d: int = 8, max_c: int = 6):
-    """(W, X, y, reg) in float64: any small shape (N=1 and C=2 included) and weight scale."""
-    N = draw(st.integers(1, max_n))
-    D = draw(st.integers(1, max_d))
-    C = draw(st.integers(2, max_c))
-    scale = draw(st.sampled_from([0.01, 0.1, 1.0, 3.0]))
-    seed = draw(st.integers(0, 2**31 - 1))
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(N, D, dtype=torch.float64, generator=gen)
-    W = scale * torch.randn(D, C, dtype=torch.float64, generator=gen)
-    y = torch.randint(0, C, (N,), generator=gen)
-    reg = draw(st.sampled_from([0.0, 1e-3, 0.1, 1.0]))
-    return W, X, y, reg
-
-
-def autograd_gradient(loss_fn, W, *args):
-    """dL/dW by torch autograd in float64: the tests' independent second opinion."""
-    W = W.detach().double().clone().requires_grad_(True)
-    loss_fn(W, *args).backward()
-    return W.grad
-
-
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(0)
+
+
+class LiveZygote:
+    """The session's one zygote, started on first use and again if a test killed it."""
+
+    def __init__(self):
+        self.current = None
+
+    def __call__(self):
+        from autograder.cleanroom.zygote import Zygote
+        if self.current is None or not self.current.alive():
+            self.close()
+            self.current = Zygote()
+        return self.current
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+
+@pytest.fixture(scope="session")
+def zygote():
+    """zygote() is a live Zygote (torch imported once for the session); it is closed when the
+    session ends, so nothing the tests started outlives them."""
+    live = LiveZygote()
+    yield live
+    live.close()
+
+
+@pytest.fixture(scope="session")
+def grade_source(zygote):
+    """grade_source(assignment, replace=None, limits=None): the source notebook's solutions, some
+    answer cells replaced ({grade_id: code}), graded in the clean room."""
+    from autograder.checks import given as given_cells
+    from autograder.cleanroom.runner import grade_notebook
+    from autograder.corpus.notebooks import answers, read
+    from autograder.layout import SOURCE
+
+    def grade(assignment, replace=None, limits=None):
+        nb = read(SOURCE / assignment / f"{assignment}.ipynb")
+        given = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
+                 if c["metadata"].get("nbgrader", {}).get("grade_id") in given_cells(assignment)}
+        files = {p.name: p.read_bytes() for p in (SOURCE / assignment).iterdir() if p.suffix == ".py"}
+        return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files,
+                              zygote(), limits)
+    return grade
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,7 +73,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def browser():
     """Headless Debian chromium through Playwright. Skipped where `make browser` was not run,
     except in CI, where a missing browser is a failure (a skipped page test proves nothing)."""
-    import os
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

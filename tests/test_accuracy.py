@@ -11,6 +11,7 @@ import flatgrad_data
 from autograder.corpus import entries
 from autograder.corpus.notebooks import functions
 
+pytestmark = pytest.mark.slow  # trains the references on the offline split (~35 s each)
 A = "linear_classifiers"
 ITERS = 1000
 

@@ -14,8 +14,9 @@ import pytest
 from autograder.cleanroom import cgroups
 from autograder.corpus import entries
 from autograder.corpus.attacks_sandbox import ATTACKS_SANDBOX, BOMB, DAEMON
-from test_grading import assert_exact_outcome, make_grade, read_csv
+from helpers import assert_exact_outcome, make_grade, read_csv
 
+pytestmark = pytest.mark.slow  # one make grade of the attack class
 A = "linear_classifiers"
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]
 CLASS = ATTACKS_SANDBOX + HONEST

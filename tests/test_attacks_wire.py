@@ -12,12 +12,13 @@ import signal
 import subprocess
 
 import pytest
-from test_grading import assert_exact_outcome, manual_items, read_csv
+from helpers import assert_exact_outcome, manual_items, read_csv
 
 from autograder.corpus import entries
 from autograder.corpus.attacks_wire import ATTACKS_WIRE
 from autograder.layout import REPO
 
+pytestmark = pytest.mark.slow  # one make grade of the attack class
 A = "linear_classifiers"
 HONEST = [e for e in entries(A) if e.name in ("ok-reference", "bug-svm-vec-no-reg-in-loss")]
 CLASS = ATTACKS_WIRE + HONEST

@@ -9,7 +9,6 @@ from nbclient import NotebookClient
 from autograder.calls import call
 from autograder.cells import CellCompiler
 from autograder.cleanroom.session import Limits, Session
-from autograder.cleanroom.zygote import Zygote
 
 UNDEFINED_ANNOTATION = "def h(x: Undefined) -> int:\n    return 1\n"
 PROGRAMS = {
@@ -23,17 +22,15 @@ PROGRAMS = {
 
 
 @pytest.fixture(scope="module")
-def session():
-    zygote = Zygote()
+def session(zygote):
     sessions = []
 
     def make():
-        sessions.append(Session(zygote, {}, Limits(cell=20)))
+        sessions.append(Session(zygote(), {}, Limits(cell=20)))
         return sessions[-1]
     yield make
     for s in sessions:
         s.close()
-    zygote.close()
 
 
 def kernel_errors(cells: list[str]) -> list:
@@ -43,6 +40,7 @@ def kernel_errors(cells: list[str]) -> list:
     return [next((o["ename"] for o in c.outputs if o["output_type"] == "error"), None) for c in nb.cells]
 
 
+@pytest.mark.slow
 def test_cells_fail_in_the_grader_exactly_as_in_a_real_kernel(session):
     """Does each program raise (or not) in the clean room exactly as in a Jupyter kernel?"""
     for name, cells in PROGRAMS.items():

@@ -11,39 +11,10 @@ import torch
 
 from autograder.calls import write_back
 from autograder.cleanroom import codec, landlock
-from autograder.checks import given as given_cells
-from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits, Session, Stopped
 from autograder.cleanroom.zygote import Zygote
-from autograder.corpus.notebooks import answers, read
-from autograder.layout import REPO, SOURCE, assignments
+from autograder.layout import REPO, assignments
 from autograder.static import definitions_only
-
-_ZYGOTE = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def close_zygote():
-    yield
-    for z in _ZYGOTE:
-        z.close()
-    _ZYGOTE.clear()
-
-
-def zygote() -> Zygote:
-    if not _ZYGOTE or not _ZYGOTE[0].alive():
-        _ZYGOTE[:] = [Zygote()]
-    return _ZYGOTE[0]
-
-
-def grade_source(assignment, replace=None, limits=None):
-    """Grade the source notebook's solutions (with some answer cells replaced) in the clean room."""
-    nb = read(SOURCE / assignment / f"{assignment}.ipynb")
-    given = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-             if c["metadata"].get("nbgrader", {}).get("grade_id") in given_cells(assignment)}
-    files = {p.name: p.read_bytes() for p in (SOURCE / assignment).iterdir() if p.suffix == ".py"}
-    return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files, zygote(), limits)
-
 
 def roundtrip(value):
     a, b = socket.socketpair()
@@ -113,7 +84,8 @@ def test_landlock_confines_reads_writes_and_signals():
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
-def test_a_hung_cell_is_stopped_and_the_process_replaced():
+@pytest.mark.slow
+def test_a_hung_cell_is_stopped_and_the_process_replaced(zygote):
     session = Session(zygote(), {}, Limits(cell=2, call=2, submission=60))
     try:
         assert session.exec_cell("a", "x = 41\n") == {"printed": 0}
@@ -128,7 +100,7 @@ def test_a_hung_cell_is_stopped_and_the_process_replaced():
         session.close()
 
 
-def test_printing_a_million_lines_costs_nothing():
+def test_printing_a_million_lines_costs_nothing(zygote):
     session = Session(zygote(), {}, Limits(cell=30))
     try:
         reply = session.exec_cell("p", "for i in range(10**6):\n    print(i)\n")
@@ -137,7 +109,8 @@ def test_printing_a_million_lines_costs_nothing():
         session.close()
 
 
-def test_reference_solutions_pass_in_the_clean_room():
+@pytest.mark.slow
+def test_reference_solutions_pass_in_the_clean_room(grade_source):
     for assignment in assignments():
         result = grade_source(assignment)
         assert result.landlock in (True, landlock.abi_version() < 1)
@@ -182,6 +155,7 @@ def test_helper_files_are_imported_from_the_bytecode_the_grader_ships(tmp_path):
     assert bytecode("broken.py", b"def (:\n") is None
 
 
+@pytest.mark.slow
 def test_a_zygote_removes_its_home_when_the_grader_closes_or_hangs_up():
     closed, hung_up = Zygote(), Zygote(wait=False)
     closed.close()

@@ -24,27 +24,20 @@ from autograder.cleanroom.zygote import Zygote
 from autograder.layout import REPO
 
 ROOT = os.geteuid() == 0
-_ZYGOTE: list = []
 BOTH = pytest.mark.parametrize("use_landlock", [True, False], ids=["landlock", "no-landlock"])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def close_zygote():
-    yield
-    for z in _ZYGOTE:
-        z.close()
+@pytest.fixture
+def attempt(zygote):
+    """attempt(code, use_landlock=True, ...): attempt_in a sandbox of the shared zygote."""
+    return lambda *args, **kwargs: attempt_in(zygote(), *args, **kwargs)
 
 
-def zygote() -> Zygote:
-    if not _ZYGOTE or not _ZYGOTE[0].alive():
-        _ZYGOTE[:] = [Zygote()]
-    return _ZYGOTE[0]
-
-
-def attempt(code: str, use_landlock: bool = True, limits: Limits | None = None, after=None, prelude: str = "") -> dict:
+def attempt_in(zygote: Zygote, code: str, use_landlock: bool = True, limits: Limits | None = None, after=None,
+               prelude: str = "") -> dict:
     """Run code in a sandbox; `report` (a dict it fills) comes back. after(session) runs before
     the session is closed."""
-    session = Session(zygote(), {"helper.py": b"X = 1\n"}, limits or Limits(cell=20), landlock=use_landlock)
+    session = Session(zygote, {"helper.py": b"X = 1\n"}, limits or Limits(cell=20), landlock=use_landlock)
     try:
         reply = session.exec_cell("attack", "import json, os, sys\nreport = {}\n" + prelude + textwrap.dedent(code) +
                                   "\nraise RuntimeError('REPORT' + json.dumps(report))\n")
@@ -76,7 +69,7 @@ def name_me(tag):
 
 
 @BOTH
-def test_no_terminal_no_capabilities_unprivileged(use_landlock):
+def test_no_terminal_no_capabilities_unprivileged(use_landlock, attempt):
     report = attempt("""
     try:
         open("/dev/tty", "rb")
@@ -101,7 +94,7 @@ def test_no_terminal_no_capabilities_unprivileged(use_landlock):
 
 
 @BOTH
-def test_only_three_devices_and_no_device_ioctl(use_landlock):
+def test_only_three_devices_and_no_device_ioctl(use_landlock, attempt):
     report = attempt("""
     import fcntl, termios
     try:
@@ -163,6 +156,7 @@ raise RuntimeError("pushed into " + repr(done))
 """
 
 
+@pytest.mark.slow
 @BOTH
 def test_tiocsti_cannot_type_into_the_tas_terminal(use_landlock):
     """`make grade` typed in a terminal: the student's code pushes a command into it."""
@@ -212,7 +206,7 @@ def test_the_tiocsti_test_can_fail():
 
 
 @BOTH
-def test_the_graders_dev_shm_is_not_reachable(use_landlock):
+def test_the_graders_dev_shm_is_not_reachable(use_landlock, attempt):
     lock = multiprocessing.Lock()  # a POSIX semaphore in /dev/shm, as the worker pool's queues have
     name = f"flatgrad-test-{os.getpid()}"
     with open(f"/dev/shm/{name}", "w") as fh:
@@ -239,7 +233,7 @@ def test_the_graders_dev_shm_is_not_reachable(use_landlock):
 
 
 @BOTH
-def test_a_double_forked_daemon_dies_with_its_session(use_landlock):
+def test_a_double_forked_daemon_dies_with_its_session(use_landlock, attempt):
     tag = f"fgd{os.getpid() % 10**6}{int(use_landlock)}"
     seen = []
     report = attempt(f"""
@@ -260,7 +254,7 @@ def test_a_double_forked_daemon_dies_with_its_session(use_landlock):
 
 
 @BOTH
-def test_a_bounded_fork_bomb_is_capped_and_killed(use_landlock):
+def test_a_bounded_fork_bomb_is_capped_and_killed(use_landlock, attempt):
     tag = f"fgb{os.getpid() % 10**6}{int(use_landlock)}"
     seen = []
     groups = cgroups.setup("probe-test")
@@ -288,8 +282,9 @@ def test_a_bounded_fork_bomb_is_capped_and_killed(use_landlock):
     assert processes_named(tag) == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(cgroups.setup("probe-mem").mode == "none", reason="no writable cgroup memory controller")
-def test_three_children_share_one_memory_cap():
+def test_three_children_share_one_memory_cap(attempt):
     cgroups.teardown(cgroups.setup("probe-mem"))
     # per process: 300 MiB may be added; together (cgroup): 300 + 256 + 4 x 8 MiB
     report = attempt("""
@@ -309,7 +304,7 @@ def test_three_children_share_one_memory_cap():
 
 
 @BOTH
-def test_files_are_capped_in_all_and_private(use_landlock):
+def test_files_are_capped_in_all_and_private(use_landlock, attempt):
     report = attempt("""
     written, error = 0, None
     chunk = b"x" * 2**20
@@ -328,7 +323,7 @@ def test_files_are_capped_in_all_and_private(use_landlock):
 
 
 @BOTH
-def test_the_graders_package_and_files_are_out_of_reach(use_landlock):
+def test_the_graders_package_and_files_are_out_of_reach(use_landlock, attempt):
     report = attempt(f"""
     for name in ("autograder.checks.two_layer_reference", "autograder.checks.linear_classifiers",
                  "autograder.layout"):
@@ -352,7 +347,7 @@ def test_the_graders_package_and_files_are_out_of_reach(use_landlock):
     assert report["in memory"] == ["autograder.checks.adapters"]  # what the sandbox needs, no reference
 
 
-def test_the_log_says_what_holds_and_what_fell_back():
+def test_the_log_says_what_holds_and_what_fell_back(zygote):
     protections = zygote().protections
     for key in ("terminal", "processes", "cgroup", "files", "user", "reads"):
         assert key in protections, protections
@@ -367,6 +362,7 @@ def test_the_log_says_what_holds_and_what_fell_back():
     assert weak
 
 
+@pytest.mark.slow
 def test_nothing_is_left_when_the_grader_goes_away_mid_session():
     """The grader's worker ends without closing its session: the zygote kills and removes all."""
     z, tag = Zygote(), f"fgz{os.getpid() % 10**6}"
@@ -390,6 +386,7 @@ def test_nothing_is_left_when_the_grader_goes_away_mid_session():
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}/flatgrad-{z_pid}")
 
 
+@pytest.mark.slow
 def test_without_namespaces_or_cgroups_the_fallbacks_still_end_every_process():
     """A kernel or container without PID/mount namespaces and cgroups: the zygote is a subreaper
     and kills the orphans; the log says what fell back."""

@@ -49,7 +49,6 @@ def test_cuda_tensors_cross_the_clean_room_boundary():
     assert back.device.type == "cuda" and torch.equal(back, t)
 
 
-def test_clean_room_grades_the_reference_on_a_gpu_machine():
-    from test_cleanroom import grade_source
+def test_clean_room_grades_the_reference_on_a_gpu_machine(grade_source):
     result = grade_source("linear_classifiers")
     assert all(v.ok for v in result.verdicts.values()), {k: v.message for k, v in result.verdicts.items()}

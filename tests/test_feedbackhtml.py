@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import nbformat
+import pytest
 from bs4 import BeautifulSoup
 from nbconvert.exporters import HTMLExporter
 from traitlets.config import Config
@@ -27,6 +28,7 @@ def kit_html_exporter() -> HTMLExporter:
     return HTMLExporter(config=config)
 
 
+@pytest.mark.slow
 def test_quick_exporter_renders_the_page_htmlexporter_renders():
     nb = nbformat.read(SOURCE / "linear_classifiers" / "linear_classifiers.ipynb", as_version=4)
     plain, _ = kit_html_exporter().from_notebook_node(nb)

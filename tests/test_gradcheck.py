@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from autograder import gradcheck
 from autograder.checks.linear_classifiers import softmax_loss
-from conftest import autograd_gradient, classification_problems
+from helpers import autograd_gradient, classification_problems
 
 
 @settings(max_examples=40, deadline=None)

@@ -16,9 +16,9 @@ import pytest
 
 from autograder.corpus import entries
 from autograder.corpus.attacks_intake import A, PNG, XSS
-from test_grading import make_grade
+from helpers import make_grade
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # chromium, on a class graded by make grade
 CLASS = XSS + [e for e in entries(A) if e.name == "ok-reference"]
 
 

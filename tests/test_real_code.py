@@ -11,7 +11,7 @@ import pytest
 from autograder.checks import items
 from autograder.corpus import real_code
 from autograder.corpus.notebooks import pack
-from test_grading import make_grade, manual_items, read_csv
+from helpers import make_grade, manual_items, read_csv
 
 PACKS = [(a, p) for a in real_code.ENTRIES for p in pack(real_code.entries(a, rules=False), prefix=f"rc-{a[:3]}")]
 RULES = [(a, e) for a, entries in real_code.RULES.items() for e in entries]
@@ -44,6 +44,7 @@ def test_corpus_is_big_enough_and_new():
         assert any(e.fails for e in real_code.entries(a)) and any(not e.fails for e in real_code.entries(a))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment,submission", PACKS, ids=lambda x: getattr(x, "name", x))
 def test_bugs_caught_correct_code_full_marks_collateral_zero(assignment, submission, rows):
     """Each pack: its bugs' items score 0 with a message, every other item full marks."""
@@ -56,6 +57,7 @@ def test_bugs_caught_correct_code_full_marks_collateral_zero(assignment, submiss
             assert row["status"] == "passed" and row["score"] == row["max_score"], row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,item,words", [
     ("bug-rc-softmax-vec-no-shift", "softmax_loss_vectorized", ("scores around +-1000",)),
     ("bug-rc-softmax-vec-global-shift", "softmax_loss_vectorized", ("scores around +-1000",)),
@@ -79,6 +81,7 @@ def test_messages_say_what_and_where(name, item, words, rows):
         assert word.lower() in message.lower(), (word, message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,item", [("ok-rc-svm-vec-float32-inside", "svm_loss_vectorized"),
                                        ("ok-rc-nn-forward-float32-inside", "nn_forward_pass"),
                                        ("ok-rc-nn-float32-inside", "nn_forward_backward")])
@@ -90,6 +93,7 @@ def test_float32_work_passes_with_one_note(name, item, rows):
     assert "computed in float32" in row["message"] and row["message"].count("Note:") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment,entry", RULES, ids=lambda x: getattr(x, "name", x))
 def test_rules_variants(assignment, entry, rows):
     """Verdicts the flat-backprop rules decide (rules branch, merged): relu in the SVM loss passes

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from autograder import release
 from autograder.checks import items
 from autograder.layout import SOURCE, assignments
 
 
+@pytest.mark.slow
 def test_release_is_in_sync_and_leaks_nothing():
     """Does regenerating release/ give the committed files, with no secret line in them?"""
     assert release.check_release() == []

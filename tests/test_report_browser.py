@@ -15,11 +15,9 @@ import pytest
 
 from autograder.corpus import entries
 from autograder.report.classdata import read_rows
-from conftest import REPO
-from reportclass import FORMULA, HOSTILE
-from test_grading import make_grade
+from helpers import FORMULA, HOSTILE, REPO, make_grade
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # chromium, on a class graded by make grade
 A = "linear_classifiers"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from autograder.report.classdata import load
 from autograder.report.mistakes import message_class, mistakes, next_class, normalize
-from reportclass import HOSTILE, write_class
+from helpers import HOSTILE, write_class
 
 
 def test_messages_that_differ_only_in_numbers_are_one_class():

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 
+import pytest
+
 from autograder.report import page
 from autograder.report.build import write_report
 from autograder.report.classdata import load
-from conftest import REPO
-from reportclass import FORMULA, HOSTILE, write_class
+from helpers import FORMULA, HOSTILE, REPO, write_class
 
 EVIL_MESSAGE = "loss is 1.0 </code><script>alert(2)</script> expected 2.0"
 
@@ -72,6 +73,7 @@ def test_page_fetches_nothing(tmp_path):
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)
 
 
+@pytest.mark.slow
 def test_make_report_rebuilds_the_page_without_grading(tmp_path):
     course = hostile_class(tmp_path)
     proc = subprocess.run(["make", "-s", "report", f"COURSE={course}"], cwd=REPO, capture_output=True,
@@ -81,6 +83,7 @@ def test_make_report_rebuilds_the_page_without_grading(tmp_path):
     assert not (course / "gradebook.db").exists() and not (course / "autograded").exists()
 
 
+@pytest.mark.slow
 def test_report_without_checks_says_to_grade_first(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "report", "--course", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)

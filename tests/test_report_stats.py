@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 from autograder.report import stats
 from autograder.report.classdata import feedback_link, load
-from reportclass import HOSTILE, write_class
+from helpers import HOSTILE, write_class
 
 
 def test_spread_of_known_scores():

@@ -16,8 +16,9 @@ import pytest
 
 from autograder.corpus import entries
 from autograder.corpus.adversarial import ADVERSARIAL
-from test_grading import REPO, make_grade, read_csv
+from helpers import REPO, make_grade, read_csv
 
+pytestmark = pytest.mark.slow  # two make grade runs, one killed
 CLASS = [("linear_classifiers", e) for e in entries("linear_classifiers")
          if e.name in ("ok-reference", "blank-release", "bug-svm-naive-reg-factor", "crash-kernel-dies")]
 CLASS += [("linear_classifiers", e) for e in ADVERSARIAL if e.name in ("adv-segfault", "adv-empty-folder")]

@@ -14,7 +14,7 @@ import pytest
 
 from autograder.corpus.notebooks import pack
 from autograder.corpus.rule_variants import ENTRIES
-from conftest import REPO
+from helpers import REPO
 
 PACKED = [(a, e) for a, entries in ENTRIES.items() for e in pack(entries, prefix=f"rules-{a}")]
 MEMBERS = {e.name: (a, e) for a, entries in ENTRIES.items() for e in entries}
@@ -39,6 +39,7 @@ def test_the_corpus_has_both_kinds():
     assert len(MEMBERS) >= 25
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MEMBERS))
 def test_each_variant_gets_exactly_its_verdict(name, checks):
     """Full marks everywhere for a correct style; zero with the right status and message on its

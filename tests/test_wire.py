@@ -24,41 +24,14 @@ from autograder.bytecache import bytes_cache
 from autograder.checks.item import Case, Item, run
 from autograder.checks.record import MAX_RECORDED, Record
 from autograder.cleanroom import bounds, codec, runner
-from autograder.checks import given as given_cells
-from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits
-from autograder.cleanroom.zygote import Zygote
 from autograder.corpus.attacks_wire import DRIBBLE, LONG_CELL
-from autograder.corpus.notebooks import answers, read
+from autograder.corpus.notebooks import answers
 from autograder.grading.cleanroomgrade import shorten
-from autograder.layout import SOURCE
 from autograder.grading.watchpool import WatchedPool, WorkerStopped
 from autograder.verdict import ERROR, FAILED, PASSED, TIMEOUT
 
 A = "linear_classifiers"
-_ZYGOTE: list = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def close_zygote():
-    yield
-    for z in _ZYGOTE:
-        z.close()
-    _ZYGOTE.clear()
-
-
-def grade(assignment, replace=None, limits=None):
-    """The source notebook's solutions, some answer cells replaced, graded in the clean room."""
-    if not _ZYGOTE or not _ZYGOTE[0].alive():
-        _ZYGOTE[:] = [Zygote()]
-    nb = read(SOURCE / assignment / f"{assignment}.ipynb")
-    given = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in nb["cells"]
-             if c["metadata"].get("nbgrader", {}).get("grade_id") in given_cells(assignment)}
-    files = {p.name: p.read_bytes() for p in (SOURCE / assignment).iterdir() if p.suffix == ".py"}
-    return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files,
-                          _ZYGOTE[0], limits)
-
-
 def raw_message(body) -> bytes:
     header = json.dumps({"body": body, "sizes": []}).encode()
     return struct.pack("<Q", len(header)) + header
@@ -91,20 +64,22 @@ def test_a_dribbled_message_is_cut_at_its_deadline_not_per_recv():
     thread.join()
 
 
-def test_a_sandbox_dribbling_its_reply_is_stopped_at_the_call_limit():
+@pytest.mark.slow
+def test_a_sandbox_dribbling_its_reply_is_stopped_at_the_call_limit(grade_source):
     """Is the last item a timeout at its 2 s call limit, everything else graded as usual?"""
     limits = Limits(cell=5, call=2, submission=120)
-    result = grade(A, DRIBBLE, limits)
+    result = grade_source(A, DRIBBLE, limits)
     verdict = result.verdicts["softmax_get_search_params"]
     assert verdict.status == TIMEOUT and "time limit (2 s)" in verdict.message, verdict
     assert all(v.status == PASSED for k, v in result.verdicts.items() if k != "softmax_get_search_params")
 
 
-def test_items_after_a_used_up_notebook_limit_are_timeouts():
+@pytest.mark.slow
+def test_items_after_a_used_up_notebook_limit_are_timeouts(grade_source):
     """Once the notebook's time is used up, is every later item a timeout (not "not defined")?"""
     slow = answers(A)["svm_loss_naive_code"].replace(
         "    # TODO(student)", "    import time\n    time.sleep(2.5)\n    # TODO(student)", 1)
-    result = grade(A, {"svm_loss_naive_code": slow}, Limits(cell=5, call=5, submission=6))
+    result = grade_source(A, {"svm_loss_naive_code": slow}, Limits(cell=5, call=5, submission=6))
     for name, verdict in result.verdicts.items():
         assert verdict.status == TIMEOUT and "time limit" in verdict.message, (name, verdict)
         assert "not defined" not in verdict.message
@@ -112,6 +87,7 @@ def test_items_after_a_used_up_notebook_limit_are_timeouts():
 
 # --- decoding -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_opaque_objects_share_one_class_per_type_name():
     """300,000 objects of made-up types: at most MAX_OPAQUE_TYPES classes, named after them."""
     ours, theirs = socket.socketpair()
@@ -156,7 +132,7 @@ def test_a_helper_runs_under_a_memory_cap():
     assert torch.ones(256 * 2**20 // 8, dtype=torch.float64).sum() > 0
 
 
-def test_a_huge_forward_pass_through_a_lent_helper_is_refused():
+def test_a_huge_forward_pass_through_a_lent_helper_is_refused(grade_source):
     """(6000, 1) x (1, 6000) sent in ~300 KB: the grader's forward pass refuses it, with a message."""
     code = '''
 def nn_forward_backward(params, X, y=None, reg=0.0):
@@ -165,7 +141,7 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
     nn_forward_pass(big, torch.ones(6000, 1, dtype=torch.float64))
     raise AssertionError("the grader ran it")
 '''
-    verdict = grade("two_layer_net", {"nn_forward_backward_code": code}).verdicts["nn_forward_backward"]
+    verdict = grade_source("two_layer_net", {"nn_forward_backward_code": code}).verdicts["nn_forward_backward"]
     assert verdict.status == ERROR and "needed more than 512 MB" in verdict.message, verdict
 
 
@@ -190,7 +166,7 @@ def test_a_judge_that_raises_fails_that_item_only():
 
 # --- answer cells and caches --------------------------------------------------------------
 
-def test_an_answer_cell_over_the_limit_is_refused_before_any_parsing(monkeypatch):
+def test_an_answer_cell_over_the_limit_is_refused_before_any_parsing(monkeypatch, grade_source):
     """A 3 MB cell: never transformed, parsed or sent; its item says why; the rest is graded."""
     seen = []
     for module, name in ((runner, "ipython_to_python"), (static, "parse")):
@@ -200,7 +176,7 @@ def test_an_answer_cell_over_the_limit_is_refused_before_any_parsing(monkeypatch
             seen.append(len(source))
             return original(source)
         monkeypatch.setattr(module, name, spy)
-    result = grade(A, {"svm_loss_naive_code": LONG_CELL})
+    result = grade_source(A, {"svm_loss_naive_code": LONG_CELL})
     assert len(LONG_CELL) > 3_000_000 and seen and max(seen) <= 100_000
     verdict = result.verdicts["svm_loss_naive"]
     assert verdict.status == ERROR and "over the limit of 100,000" in verdict.message
@@ -243,6 +219,7 @@ def pool():
     pool.shutdown(cancel_futures=True)
 
 
+@pytest.mark.slow
 def test_a_stuck_worker_becomes_a_timeout_and_is_replaced(pool):
     first = pool.submit(wire_tasks.pid).result(timeout=120)
     stuck = pool.submit(wire_tasks.hang, limit=2)

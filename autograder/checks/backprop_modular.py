@@ -173,7 +173,7 @@ def judge_graph(case, outcome):
     for i, name in enumerate(names):
         if name not in grads:
             return f"backward() has no gradient for the input {name!r}"
-        along = lambda t: f(*point[:i], t.item(), *point[i + 1:])  # noqa: E731 (f takes floats)
+        along = lambda t, i=i: f(*point[:i], t.item(), *point[i + 1:])  # noqa: E731 (f takes floats)
         numeric = central_difference(along, torch.tensor(float(point[i]), dtype=torch.float64), torch.tensor(1.0))
         if problem := scalars_problem((f"gradient of {name}",), (grads[name],), (numeric,), rtol=1e-6):
             return problem

@@ -1,0 +1,148 @@
+"""Plain helpers shared by the test modules (not a test module: pytest collects test_*.py only).
+
+Fixtures live in conftest.py; what a test module imports lives here, so no test module imports
+another. wire_tasks.py stays apart: the watchdog pool's spawned workers import it, and they
+must not import torch (their memory is what those tests measure).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+from unittest import mock
+
+import torch
+from hypothesis import strategies as st
+
+from autograder.grading.itemrows import COLUMNS
+from autograder.layout import REPO, SOURCE
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+FORMULA = '=HYPERLINK("evil.example";"open")'
+
+
+# --- points, read from the source notebook's nbgrader metadata ------------------------------
+
+def grade_cells(assignment: str) -> list[dict]:
+    nb = json.loads((SOURCE / assignment / f"{assignment}.ipynb").read_text())
+    return [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+
+
+def item_points(assignment: str) -> dict[str, float]:
+    """grade_id -> points of every grade cell, as the notebook's metadata states them."""
+    return {c["metadata"]["nbgrader"]["grade_id"]: float(c["metadata"]["nbgrader"]["points"])
+            for c in grade_cells(assignment)}
+
+
+def total_points(assignment: str, written: bool = True) -> float:
+    """The notebook's total; written=False leaves out the written answers (graded by hand),
+    i.e. what the autograder alone can give."""
+    return sum(float(c["metadata"]["nbgrader"]["points"]) for c in grade_cells(assignment)
+               if written or c["cell_type"] == "code")
+
+
+def manual_items(assignment: str) -> set[str]:
+    """grade_ids of the written answers (markdown grade cells) of an assignment."""
+    return {c["metadata"]["nbgrader"]["grade_id"] for c in grade_cells(assignment) if c["cell_type"] == "markdown"}
+
+
+# --- make grade and what it writes -----------------------------------------------------------
+
+def make_grade(course, *extra):
+    return subprocess.run(["make", "-s", "grade", f"COURSE={course}", *extra], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_exact_outcome(entry, checks, assignment, manual=("not_run", "error")):
+    """Its own items: the expected status, score 0 and the expected words; all others: full
+    marks; written answers (graded by hand): one of `manual`."""
+    mine = {item: row for (student, item), row in checks.items() if student == entry.name}
+    assert mine, f"no rows for {entry.name}"
+    for item, row in mine.items():
+        if item in manual_items(assignment):
+            assert row["status"] in manual, row
+        elif item in entry.expected():
+            assert row["status"] == entry.expected()[item] and float(row["score"]) == 0, row
+            assert entry.messages.get(item, "").lower() in row["message"].lower(), row
+        else:
+            assert row["status"] == "passed" and row["score"] == row["max_score"], (entry.name, row)
+
+
+# --- a graded course folder written by hand, for the class-report tests ----------------------
+
+def write_csv(path: Path, columns, rows) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def gradebook(root: Path, students, assignments: dict) -> None:
+    """A real nbgrader gradebook with these students and assignments (assignment -> max score
+    through one grade cell each), stamped in-process instead of by an `alembic heads` subprocess."""
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    from autograder.grading.warmdb import alembic_head
+    with mock.patch.object(nbgrader.api, "get_alembic_version", alembic_head):
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+            for s in students:
+                gb.add_student(s)
+            for a, points in assignments.items():
+                gb.add_assignment(a)
+                gb.add_notebook(a, a)
+                gb.add_grade_cell("total", a, a, max_score=points, cell_type="code")
+
+
+def write_class(root: Path, rows: list[tuple], submissions: list[tuple], *, enrolled=(),
+                max_scores: dict | None = None, seconds: dict | None = None, feedback=()) -> Path:
+    """Reports/checks.csv and submissions.csv, autograded notebooks' times, feedback pages and
+    a gradebook roster. rows: (student, assignment, item, score, max, status, message);
+    submissions: (student, assignment, status, message); seconds: (student, assignment) ->
+    clean-room seconds."""
+    write_csv(root / "reports" / "checks.csv", COLUMNS, [dict(zip(COLUMNS, r)) for r in rows])
+    write_csv(root / "reports" / "submissions.csv", ("student_id", "assignment", "status", "message"),
+              [dict(zip(("student_id", "assignment", "status", "message"), s)) for s in submissions])
+    for (s, a), t in (seconds or {}).items():
+        nb = root / "autograded" / s / a / f"{a}.ipynb"
+        nb.parent.mkdir(parents=True, exist_ok=True)
+        nb.write_text(json.dumps({"cells": [], "metadata": {"flatgrad": {"notes": [], "seconds": t}}}))
+    for s, a in feedback:
+        page = root / "feedback" / s / a / f"{a}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<html><body>feedback {a}</body></html>")
+    if enrolled:
+        gradebook(root, enrolled, max_scores or {})
+    return root
+
+
+# --- losses and gradients --------------------------------------------------------------------
+
+@st.composite
+def classification_problems(draw, max_n: int = 12, max_d: int = 8, max_c: int = 6):
+    """(W, X, y, reg) in float64: any small shape (N=1 and C=2 included) and weight scale."""
+    N = draw(st.integers(1, max_n))
+    D = draw(st.integers(1, max_d))
+    C = draw(st.integers(2, max_c))
+    scale = draw(st.sampled_from([0.01, 0.1, 1.0, 3.0]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(N, D, dtype=torch.float64, generator=gen)
+    W = scale * torch.randn(D, C, dtype=torch.float64, generator=gen)
+    y = torch.randint(0, C, (N,), generator=gen)
+    reg = draw(st.sampled_from([0.0, 1e-3, 0.1, 1.0]))
+    return W, X, y, reg
+
+
+def autograd_gradient(loss_fn, W, *args):
+    """dL/dW by torch autograd in float64: the tests' independent second opinion."""
+    W = W.detach().double().clone().requires_grad_(True)
+    loss_fn(W, *args).backward()
+    return W.grad

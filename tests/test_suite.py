@@ -1,0 +1,64 @@
+"""Is the suite laid out as README's Tests section says: no test module imports another (or
+conftest), and every test that runs `make grade` is marked slow, so make test-fast never does?"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+MODULES = sorted(TESTS.glob("test_*.py"))
+
+
+def imported(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def marked_slow(decorators) -> bool:
+    return any("slow" in ast.unparse(d) for d in decorators)
+
+
+def grading_tests(tree: ast.Module) -> list[str]:
+    """Tests that call make_grade, directly or through a fixture (of this module) that does."""
+    def calls_make_grade(fn):
+        return any(isinstance(n, ast.Call) and ast.unparse(n.func).startswith("make_grade") for n in ast.walk(fn))
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    grading = {f.name for f in functions if calls_make_grade(f)}
+    changed = True
+    while changed:  # fixtures that use a grading fixture grade too
+        changed = False
+        for f in functions:
+            if f.name not in grading and {a.arg for a in f.args.args} & grading:
+                grading.add(f.name)
+                changed = True
+    return [f.name for f in functions if f.name.startswith("test_") and f.name in grading]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_no_test_module_imports_another_or_conftest(path):
+    tree = ast.parse(path.read_text())
+    wrong = {n for n in imported(tree) if n.startswith("test_") or n == "conftest"}
+    assert not wrong, f"{path.name} imports {wrong}: shared helpers belong in helpers.py, fixtures in conftest.py"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_every_test_that_runs_make_grade_is_marked_slow(path):
+    tree = ast.parse(path.read_text())
+    module_slow = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
+                      and "slow" in ast.unparse(n.value) for n in tree.body)
+    tests = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    unmarked = [t for t in grading_tests(tree) if not module_slow and not marked_slow(tests[t].decorator_list)]
+    assert not unmarked, f"{path.name}: these run make grade but are not marked slow: {unmarked}"
+
+
+def test_the_grading_test_finder_can_fail():
+    tree = ast.parse("def graded():\n    return make_grade('c')\n\n\ndef test_x(graded):\n    pass\n\n\n"
+                     "def test_y():\n    pass\n")
+    assert grading_tests(tree) == ["test_x"]
