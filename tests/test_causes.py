@@ -45,6 +45,8 @@ EXPECTED = {
     ("two_layer_net", "bug-w2-no-reg-gradient"): "no_reg",
     ("two_layer_net", "bug-missing-1-over-n"): "no_mean",
     ("two_layer_net", "bug-missing-minus-one"): "minus_one",
+    ("two_layer_net", "bug-w1-regularized-twice"): "loss_reg_weights",
+    ("backprop_basics", "bug-matmul-grad-w-transposed"): "transposed",
 }
 # bugs whose residual fits none of the listed mistakes: their messages must name no cause
 NO_CAUSE = [("linear_classifiers", "bug-svm-naive-assigns-correct-column"),

@@ -39,6 +39,8 @@ CAUSES = {
     "loss_delta": "the margin Delta = 1 is left out of the margins",
     "loss_reg": "the regularization term is off by a factor 2 or left out: the loss is data loss + reg * sum(W * W), "
                 "with no 1/2",
+    "loss_reg_weights": "the regularization term sums the squares of every weight matrix once: "
+                        "reg * (sum W1^2 + sum W2^2)",
     "unstable": "a probability underflowed (or exp overflowed): shift each row of scores by its own max and use "
                 "log_probs = shifted - log_sum_exp",
 }
@@ -48,7 +50,7 @@ NOTEBOOKS = {
                            "correct_margin_grad", "minus_one", "scores_not_probs", "transposed", "loss_sum",
                            "loss_correct_margin", "loss_delta", "loss_reg", "unstable"),
     "two_layer_net": ("reg_half", "no_reg", "no_mean", "mean_twice", "minus_one", "bias_mean", "relu_mask",
-                      "local_input", "transposed", "bias_shape", "loss_sum", "loss_reg", "unstable"),
+                      "local_input", "transposed", "bias_shape", "loss_sum", "loss_reg", "loss_reg_weights", "unstable"),
 }
 
 
@@ -131,9 +133,16 @@ def data_loss(kind: str, reference, point: dict, got: float) -> str | None:
     return hint(key) if key else None
 
 
-def regularization(got: float, data: float, term: float) -> str:
-    """What a wrong loss at reg > 0 says once the data loss was right at reg = 0."""
+def regularization(got: float, data: float, term: float, parts: dict | None = None) -> str:
+    """What a wrong loss at reg > 0 says once the data loss was right at reg = 0.
+    parts: weight name -> its share of the term (reg * sum of its squares), for a net."""
     added = got - data
+    for name, part in (parts or {}).items():
+        for factor, text in ((2.0, f"it counts {name} twice and leaves the other weights out"),
+                             (1.0, f"it has {name} only")):
+            if abs(added - factor * part) <= FIT_TOL * max(1.0, abs(term)) and abs(part - term) > FIT_TOL * term:
+                return (f"The data loss is right (it was at reg = 0), so the regularization term is off: {text}; "
+                        f"{hint('loss_reg_weights')}")
     says = {0.0: "the regularization term is missing", 0.5: "the regularization term is half what it should be",
             2.0: "the regularization term is twice what it should be"}
     for factor, text in says.items():
@@ -155,7 +164,8 @@ def at_reg_zero(cases: list) -> list:
     return [at_zero, replace(first, extra={**first.extra, "split": split})] + cases[1:]
 
 
-def explain_loss(problem: str, got, kind: str, reference, point: dict, term: float, split, unstable: bool) -> str:
+def explain_loss(problem: str, got, kind: str, reference, point: dict, term: float, split, unstable: bool,
+                 parts: dict | None = None) -> str:
     """A wrong loss: which term is off (from the reg = 0 verdict), and a likely cause if one fits."""
     if unstable and ("nan" in problem or "inf" in problem):
         return f"{problem}; {hint('unstable')}"
@@ -168,13 +178,14 @@ def explain_loss(problem: str, got, kind: str, reference, point: dict, term: flo
         return f"{problem}: the data loss alone is off" + (f"; {cause}" if cause else "")
     if split is not None and split.get("data_ok"):
         data = reference(point.get("W", point.get("params")), point["X"], point["y"], 0.0).item()
-        return f"{problem}. " + regularization(got, data, term)
+        return f"{problem}. " + regularization(got, data, term, parts)
     return problem
 
 
 def explain_gradient(problem: str, split, reg: float, cause: str | None, unstable: bool) -> str:
     """A wrong gradient: related to the verdict at reg = 0, with a likely cause if one fits."""
     problem = problem.rstrip(".")
+    cause = None if cause and cause in problem else cause
     if unstable and ("NaN" in problem or "inf" in problem):
         return f"{problem}; {hint('unstable')}"
     if reg != 0 and split is not None and split.get("grad_ok"):
