@@ -62,7 +62,9 @@ def grader_figures(assignment, entry):
                      "gradient": bool(GRADIENT_ITEMS.search(item)) and verdict.status == "failed"
                      and " may not " not in msg,
                      "tensor": bool(TENSOR.search(msg)), "where": bool(WHERE.search(msg)),
-                     "how_much": bool(HOW_MUCH.search(msg)), "cause": "likely:" in msg})
+                     "how_much": bool(HOW_MUCH.search(msg)), "cause": "likely:" in msg,
+                     # the count: a cause is also named by the in-place and policy messages
+                     "cause_any": "likely:" in msg or " in place" in msg or " may not " in msg})
     return rows
 
 
@@ -153,11 +155,15 @@ def main(argv=None):
     bugs = [r for r in report["grader"] if r["status"] == "failed"]
     grad = [r for r in bugs if r["gradient"]]
     print(f"grader messages of {len(bugs)} failed bug items ({len(grad)} about a loss or gradient):")
-    for key in ("tensor", "where", "how_much", "cause"):
+    for key in ("tensor", "where", "how_much", "cause", "cause_any"):
         print(f"  {key:9s} {share(bugs, key):6.1%} of all   {share(grad, key):6.1%} of loss/gradient bugs")
-    allfour = [r for r in grad if r["tensor"] and r["where"] and r["how_much"] and r["cause"]]
+    allfour = [r for r in grad if r["tensor"] and r["where"] and r["how_much"] and r["cause_any"]]
     print(f"  all four  {len(allfour) / max(1, len(grad)):6.1%} of loss/gradient bugs")
     print(f"  (grader part: {time.process_time() - start:.1f} s CPU)")
+    print("causes named (check each against the entry's bug: a wrong cause is a defect):")
+    for r in report["grader"]:
+        if "likely:" in r["message"]:
+            print(f"  {r['entry']:45s} likely: {r['message'].split('likely: ', 1)[1][:70]}")
     if not args.grader_only:
         start = time.process_time()
         for a in ("linear_classifiers", "two_layer_net", "backprop_basics"):
