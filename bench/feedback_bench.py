@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from autograder.checks import items  # noqa: E402
-from autograder.corpus import entries, real_code, rule_variants  # noqa: E402
-from autograder.corpus.notebooks import functions, SOLUTION_MARKER  # noqa: E402
-from autograder.kernel import check  # noqa: E402
+from autograder.checks import items
+from autograder.corpus import entries, real_code, rule_variants
+from autograder.corpus.notebooks import SOLUTION_MARKER, functions
+from autograder.kernel import check
 
 ASSIGNMENTS = ("linear_classifiers", "two_layer_net", "backprop_basics")
 # items whose verdict is about a loss value or a gradient (the "gradient/loss bugs")
-GRADIENT_ITEMS = re.compile(r"(loss|backward|forward_backward|gate|Function|circuit|sigmoid|relu|matmul)", re.I)
+GRADIENT_ITEMS = re.compile(r"(loss|backward|forward_backward|gate|Function|circuit|sigmoid|relu|matmul)", re.IGNORECASE)
 
 TENSOR = re.compile(r"(\bd[A-Za-z0-9_]*\b|grads\['\w+'\]|\bloss\b|\bgrad_\w+|\bscores\b|\bhidden\b|\bX_batch\b|"
                     r"\by_batch\b|\by_pred\b|\bW\b|\bdata loss\b)")
@@ -51,7 +51,7 @@ def grader_figures(assignment, entry):
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             ns = functions(entry.notebook(assignment))
-    except Exception:  # noqa: BLE001 (a cell that does not compile: not a message about values)
+    except Exception:  # noqa: BLE001 (a cell that does not compile: no message about values)
         return []
     rows = []
     for item in entry.fails:
@@ -118,8 +118,8 @@ def visible_run(assignment, entry, focus):
         buf, raised = io.StringIO(), None
         try:
             with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(source, f"<cell {gid}>", "exec"), ns)
-        except Exception as exc:  # noqa: BLE001 (student code)
+                exec(compile(source, f"<cell {gid}>", "exec"), ns)  # noqa: S102 (the notebook's own cells)
+        except Exception as exc:  # noqa: BLE001 (the student's code)
             raised = f"{type(exc).__name__}: {exc}"
         if gid in wanted:
             out[gid] = (buf.getvalue(), raised)
@@ -127,11 +127,11 @@ def visible_run(assignment, entry, focus):
 
 
 def caught(outputs):
-    return any(raised or re.search(r"(^|: )(WRONG|NOT [A-Z]+)", text, re.M) for text, raised in outputs.values())
+    return any(raised or re.search(r"(^|: )(WRONG|NOT [A-Z]+)", text, re.MULTILINE) for text, raised in outputs.values())
 
 
 def false_alarm(outputs):
-    return any(re.search(r"(^|: )WRONG", text, re.M) for text, _ in outputs.values())
+    return any(re.search(r"(^|: )WRONG", text, re.MULTILINE) for text, _ in outputs.values())
 
 
 def share(rows, key):

@@ -9,7 +9,6 @@ import json
 import pytest
 import torch
 
-from autograder import gradcheck
 from autograder.checks.causes import CAUSES, NOTEBOOKS, hint
 from autograder.corpus import entries, real_code
 from autograder.corpus.notebooks import functions

@@ -218,7 +218,7 @@ def net_grads(params, X, y, reg, dscores="ok", mask="hidden", bias="sum", reg_fa
 
 
 def net_candidates(params, X, y, reg):
-    one = lambda **kw: net_grads(params, X, y, reg, **kw)  # noqa: E731
+    one = lambda **kw: net_grads(params, X, y, reg, **kw)
     cands = [(k, one(dscores=k)) for k in ("no_mean", "mean_twice", "minus_one", "classes")]
     cands += [("relu_mask", one(mask="upstream")), ("relu_mask", one(mask="none")),
               ("local_input", one(w2_input="pre"))]
