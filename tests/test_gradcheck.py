@@ -52,7 +52,7 @@ def test_one_wrong_row_is_rejected_and_located(problem, data):
     bad[row] = 0
     verdict = gradcheck.check_gradient(lambda W_: softmax_loss(W_, X, y, reg), W, bad)
     assert not verdict.ok
-    assert f"dW[{row}," in verdict.message or f"row(s) {row}" in verdict.message
+    assert f"dW[{row}," in verdict.message or f"row {row} " in verdict.message
 
 
 def test_missing_factor_two_on_l2_is_rejected(rng):
@@ -92,7 +92,7 @@ def test_a_rejected_gradient_is_localized_by_one_autograd_pass(rng):
     wrong = 3 * W ** 2
     wrong[7] += 1.0
     verdict = gradcheck.check_gradient(lambda W_: (W_ ** 3).sum(), W, wrong)
-    assert not verdict.ok and "row(s) 7" in verdict.message and "expected" in verdict.message
+    assert not verdict.ok and "row 7 " in verdict.message and "expected" in verdict.message
     assert verdict.evaluations == 2 * gradcheck.NUM_DIRECTIONS + 1
 
 
@@ -112,3 +112,50 @@ def test_grad_check_and_check_close_print_plain_words(capsys, rng):
     assert not gradcheck.check_close("dW", W, W + 1)
     out = capsys.readouterr().out
     assert out.startswith("OK: dW matches") and "WRONG: dW" in out
+
+
+def test_one_criterion_flags_counts_and_lists(capsys, rng):
+    """check_close decides and lists with differs(): never "WRONG ... 0 entries", and float32
+    rounding of a float64 result is not a difference."""
+    e = torch.randn(5, 3, dtype=torch.float64, generator=rng)
+    assert gradcheck.check_close("scores", e.float().double(), e)
+    bad = e.clone()
+    bad[2, 1] += 1.0
+    assert not gradcheck.check_close("scores", bad, e)
+    out = capsys.readouterr().out
+    assert "WRONG: scores" in out and "scores[2, 1]" in out and "0 of" not in out
+    message = gradcheck.describe_mismatch("dW", 3 * e, e, label="expected")
+    assert "every entry of dW differs" in message and "3 times the expected value" in message
+    nearly = 3 * e
+    nearly[0, 0] = e[0, 0]
+    assert "nearly every entry of dW differs (14 of 15)" in gradcheck.describe_mismatch("dW", nearly, e)
+
+
+def test_grad_check_accepts_a_loss_computed_in_float32(capsys, rng):
+    """A correct softmax gradient computed in float32 inside is not called WRONG by the visible check."""
+    X = torch.randn(20, 8, dtype=torch.float64, generator=rng)
+    y = torch.randint(0, 5, (20,), generator=rng)
+    W = 0.3 * torch.randn(8, 5, dtype=torch.float64, generator=rng)
+    f32 = lambda W_: softmax_loss(W_.float(), X.float(), y, 0.1).double()  # noqa: E731
+    grad = autograd_gradient(lambda W_, *a: softmax_loss(W_.float(), X.float(), y, 0.1), W).double()
+    assert gradcheck.float32_inside(f32, W) and not gradcheck.float32_inside(lambda W_: softmax_loss(W_, X, y, 0.1), W)
+    assert gradcheck.grad_check(f32, W, grad), capsys.readouterr().out
+    assert not gradcheck.grad_check(f32, W, grad + 0.1 * W)  # a real bug still fails
+
+
+def test_gradient_checks_split_reg_and_skip_a_wrong_loss(capsys, rng):
+    """Visible: reg = 0 and reg > 0 with the hint when only the reg part fails; nothing blamed on
+    the gradient when the loss is wrong; a net's gradients in backward order with where."""
+    X = torch.randn(20, 8, dtype=torch.float64, generator=rng)
+    y = torch.randint(0, 5, (20,), generator=rng)
+    W = 0.3 * torch.randn(8, 5, dtype=torch.float64, generator=rng)
+    loss = lambda p, r: softmax_loss(p["W"], X, y, r)  # noqa: E731
+    half = lambda p, r: autograd_gradient(softmax_loss, p["W"], X, y, r) - r * p["W"]  # noqa: E731
+    assert not gradcheck.gradient_checks(loss, half, {"W": W}, 0.5)
+    out = capsys.readouterr().out
+    assert "OK at reg = 0.0" in out and "WRONG at reg = 0.5" in out and "HINT: right at reg = 0" in out
+    assert not gradcheck.gradient_checks(loss, half, {"W": W}, 0.5, loss_ok=False)
+    out = capsys.readouterr().out
+    assert out.startswith("NOT CHECKED") and "fix the loss first" in out and "dW" not in out
+    assert "b2 and W2 right, b1 and W1 wrong: the error enters at the step through the ReLU" in \
+        gradcheck.where_it_enters({"b1", "W1"})

@@ -14,7 +14,7 @@ from .record import Record
 from .adapters import shipped
 from .item import Case, Item
 from .. import gradcheck
-from . import search
+from . import causes, search
 from .outputs import describe, gradient_problem, scalar_problem, tensor_problem
 from .rules import AUTOGRAD_AND_NN, NO_LOOPS
 from .samples import (away_from_kinks, devices, float32_tolerance, large_scores_point,
@@ -67,6 +67,8 @@ def loss_cases(reference, hinge: bool) -> list:
 
 
 def loss_judge(reference):
+    kind = "svm" if reference is svm_loss else "softmax"
+
     def judge(case: Case, outcome) -> str | None:
         value = outcome.value
         if not (isinstance(value, (tuple, list)) and len(value) == 2):
@@ -74,18 +76,31 @@ def loss_judge(reference):
         if outcome.modified:
             return f"changed its input {', '.join(outcome.modified)} in place; compute new tensors instead"
         loss, dW = value
-        p = case.extra["point"]
+        p, split = case.extra["point"], case.extra.get("split")
         W = case.args[0]
+        unstable = "scores around" in case.label
         expected = reference(p["W"], p["X"], p["y"], p["reg"]).item()
-        return (scalar_problem("loss", loss, expected, W.dtype, W.device)
-                or gradient_problem("dW", dW, lambda W_: reference(W_, p["X"], p["y"], p["reg"]),
-                                    W, case.extra["seed"], tol=case.extra["tol"],
-                                    float32_tol=case.extra["f32_tol"]))
+        if problem := scalar_problem("loss", loss, expected, W.dtype, W.device):
+            term = p["reg"] * (p["W"] * p["W"]).sum().item()
+            return causes.explain_loss(problem, loss, kind, reference, p, term, split, unstable)
+        if split is not None and p["reg"] == 0:
+            split["data_ok"] = True
+        problem = gradient_problem("dW", dW, lambda W_: reference(W_, p["X"], p["y"], p["reg"]),
+                                   W, case.extra["seed"], tol=case.extra["tol"],
+                                   float32_tol=case.extra["f32_tol"])
+        if problem:
+            shape = torch.is_tensor(dW) and tuple(dW.shape) != tuple(W.shape)
+            cause = (causes.shape_hint("dW", dW.shape, W.shape) if shape
+                     else causes.linear_gradient(kind, reference, p, dW))
+            return causes.explain_gradient(problem, split, p["reg"], cause, unstable)
+        if split is not None and p["reg"] == 0:
+            split["grad_ok"] = True
+        return None
     return judge
 
 
 def loss_item(name: str, reference, hinge: bool, vectorized: bool) -> Item:
-    return Item(name, lambda: loss_cases(reference, hinge), loss_judge(reference),
+    return Item(name, lambda: causes.at_reg_zero(loss_cases(reference, hinge)), loss_judge(reference),
                 rules=((NO_LOOPS,) if vectorized else ()) + AUTOGRAD_AND_NN,
                 passed="loss and dW match the grader's float64 numerics on every hidden case")
 

@@ -6,6 +6,7 @@ import math
 import torch
 
 from .. import gradcheck
+from . import causes
 
 # Loss values: float64 work agrees with the float64 reference to ~1e-12; float32 to ~1e-6.
 LOSS_RTOL = {torch.float64: 1e-7, torch.float32: 1e-4}
@@ -37,7 +38,10 @@ def tensor_problem(name: str, value, like: torch.Tensor, dtype=None) -> str | No
     if not torch.is_tensor(value):
         return f"{name} should be a tensor of shape {tuple(like.shape)}, got {type(value).__name__}"
     if tuple(value.shape) != tuple(like.shape):
-        return f"{name} has shape {tuple(value.shape)}, expected {tuple(like.shape)}"
+        transposed = (len(like.shape) == 2 and tuple(value.shape) == tuple(like.shape)[::-1]
+                      and name.startswith(("d", "grad")))
+        return (f"{name} has shape {tuple(value.shape)}, expected {tuple(like.shape)}"
+                + (f"; {causes.hint('transposed')}" if transposed else ""))
     if value.dtype != dtype:
         return (f"{name} is {str(value.dtype).replace('torch.', '')}, expected "
                 f"{str(dtype).replace('torch.', '')} (keep the dtype of the inputs)")

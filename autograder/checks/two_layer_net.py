@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from . import causes
 from .item import Case, Item
 from .rules import FLAT
 from .linear_classifiers import reference_sample_batch
@@ -75,6 +76,8 @@ def judge_scores_only(case: Case, outcome) -> str | None:
 
 
 def judge_loss_grads(case: Case, outcome) -> str | None:
+    """Loss first (which term is off, from the reg = 0 case), then all four gradients, reported
+    in backward order (b2, W2, b1, W1) with where the error enters and a likely cause."""
     if len(case.args) == 2:
         return judge_scores_only(case, outcome)
     if problem := tuple_problem(outcome.value, ("loss", "grads")):
@@ -82,26 +85,43 @@ def judge_loss_grads(case: Case, outcome) -> str | None:
     if outcome.modified:
         return f"changed its input {', '.join(outcome.modified)} in place"
     value, grads = outcome.value
-    p = case.extra["point"]
+    p, split = case.extra["point"], case.extra.get("split")
     params, X, y, reg = p["params"], p["X"], p["y"], p["reg"]
     like = case.args[0]["W1"]
+    unstable = "scores around" in case.label
     if problem := scalar_problem("loss", value, loss(params, X, y, reg).item(), like.dtype, like.device):
-        return problem
+        term = reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum()).item()
+        parts = {n: reg * (params[n] ** 2).sum().item() for n in ("W1", "W2")}
+        return causes.explain_loss(problem, value, "net", loss, p, term, split, unstable, parts)
+    if split is not None and reg == 0:
+        split["data_ok"] = True
     if not isinstance(grads, dict) or set(grads) != set(PARAMS):
         keys = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         return f"grads should be a dict with keys W1, b1, W2, b2, got {keys}"
-    for k, name in enumerate(PARAMS):
+    problems = {}
+    for k, name in enumerate(PARAMS):  # every gradient is judged, none hides another
         def f(P, name=name):
             return loss({**params, name: P}, X, y, reg)
         if problem := gradient_problem(f"grads['{name}']", grads[name], f, case.args[0][name],
                                        case.extra["seed"] + k, tol=case.extra["tol"],
                                        float32_tol=case.extra["f32_tol"]):
-            return problem
-    return None
+            problems[name] = problem
+    if not problems:
+        if split is not None and reg == 0:
+            split["grad_ok"] = True
+        return None
+    first = next(n for n in causes.BACKWARD_ORDER if n in problems)  # the one nearest the loss
+    got = grads[first]
+    if torch.is_tensor(got) and tuple(got.shape) != tuple(params[first].shape):
+        cause = causes.shape_hint(first, got.shape, params[first].shape, rows=X.shape[0])
+    else:
+        cause = causes.net_gradient(p, grads)
+    summary = f"grads: {gradcheck.where_it_enters(set(problems))}"
+    return summary + ". " + causes.explain_gradient(problems[first], split, reg, cause, unstable)
 
 
 def forward_backward_cases() -> list:
-    return net_cases(with_labels=False)[:2] + net_cases(with_labels=True)
+    return net_cases(with_labels=False)[:2] + causes.at_reg_zero(net_cases(with_labels=True))
 
 
 HELPERS = {"sample_batch": reference_sample_batch, "init_params": reference_init,

@@ -1,0 +1,194 @@
+"""Feedback that teaches (issue 12): how often the grader's message names the tensor, where, by
+how much and a likely cause; how often a visible check in the notebook catches a bug before
+submission; visible false alarms on correct variants. Over the whole corpus.
+
+    .venv/bin/python bench/feedback_bench.py [--grader-only] [--json out.json]
+
+The grader's messages come from the in-process check path (autograder.kernel.check on the corpus
+functions). The visible checks are the notebook's own cells, run in this process with the digits
+(as under grading): for each variant, every code cell that is not a hidden test, except the slow
+demos of other items; a bug is caught when a check cell of its item prints WRONG / NOT ... or
+raises; a correct variant is a false alarm when one prints WRONG.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from autograder.checks import items
+from autograder.corpus import entries, real_code, rule_variants
+from autograder.corpus.notebooks import SOLUTION_MARKER, functions
+from autograder.kernel import check
+
+ASSIGNMENTS = ("linear_classifiers", "two_layer_net", "backprop_basics")
+# items whose verdict is about a loss value or a gradient (the issue's "gradient/loss bugs")
+GRADIENT_ITEMS = re.compile(r"(loss|backward|forward_backward|gate|Function|circuit|sigmoid|relu|matmul)", re.IGNORECASE)
+
+TENSOR = re.compile(r"(\bd[A-Za-z0-9_]*\b|grads\['\w+'\]|\bloss\b|\bgrad_\w+|\bscores\b|\bhidden\b|\bX_batch\b|"
+                    r"\by_batch\b|\by_pred\b|\bW\b|\bdata loss\b)")
+WHERE = re.compile(r"(\w\[\d|\brows?\b|\bcolumns?\b|\bentr(y|ies)\b|\bdata loss\b|\bregularization term\b|"
+                   r"\bb1\b|\bb2\b|\bW1\b|\bW2\b)")
+HOW_MUCH = re.compile(r"(expected [-+]?\d|\d times|difference [-+]?\d|\bby [-+]?\d|\d+(\.\d+)?×|\(expected \S+\))")
+
+
+def corpus(assignment):
+    all_entries = list(entries(assignment)) + real_code.entries(assignment) + rule_variants.ENTRIES.get(assignment, [])
+    return [e for e in all_entries if e.status == "graded" and e.in_process and not e.untouched]
+
+
+def grader_figures(assignment, entry):
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            ns = functions(entry.notebook(assignment))
+    except Exception:  # noqa: BLE001 (a cell that does not compile: no message about values)
+        return []
+    rows = []
+    for item in entry.fails:
+        with contextlib.redirect_stdout(io.StringIO()):
+            verdict = check(assignment, item, ns.get(item))
+        msg = verdict.message
+        rows.append({"item": item, "status": verdict.status, "message": msg,
+                     "gradient": bool(GRADIENT_ITEMS.search(item)) and verdict.status == "failed"
+                     and " may not " not in msg,
+                     "tensor": bool(TENSOR.search(msg)), "where": bool(WHERE.search(msg)),
+                     "how_much": bool(HOW_MUCH.search(msg)), "cause": "likely:" in msg,
+                     # the issue's count: a cause is also named by the in-place and policy messages
+                     "cause_any": "likely:" in msg or " in place" in msg or " may not " in msg})
+    return rows
+
+
+# --- the notebook's visible checks -------------------------------------------------------
+
+SLOW = {"show_images", "scores_demo", "gradcheck_cost", "kink_experiment", "templates", "xor_demo",
+        "best_results", "show_weights", "environment"}
+
+
+def code_cells(nb):
+    out = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        out.append((meta.get("grade_id", ""), bool(meta.get("grade")), bool(meta.get("solution")),
+                    SOLUTION_MARKER.sub("", "".join(cell["source"]))))
+    return out
+
+
+def item_ranges(cells, names):
+    """item -> grade_ids of the visible cells between its answer cell and its hidden test."""
+    ids = [gid for gid, *_ in cells]
+    ranges = {}
+    for item in names:
+        if f"{item}_code" in ids and item in ids:
+            ranges[item] = [g for g, grade, sol, _ in cells[ids.index(f"{item}_code") + 1:ids.index(item)]
+                            if not grade and not sol]
+    return ranges
+
+
+def visible_run(assignment, entry, focus):
+    """Run the notebook's visible cells for entry; return {grade_id: (printed, raised)}."""
+    from autograder import gradcheck
+    sys.modules["gradcheck"] = gradcheck
+    data_dir = str(Path(__file__).resolve().parents[1] / "data")
+    if data_dir not in sys.path:
+        sys.path.append(data_dir)
+    cells = code_cells(entry.notebook(assignment))
+    ranges = item_ranges(cells, items(assignment))
+    wanted = {g for item in focus for g in ranges.get(item, [])}
+    skip = SLOW | {g for item, gs in ranges.items() if item not in focus for g in gs
+                   if not g.endswith("helpers") and g not in ("check_helpers", "timing_helper", "search_helper",
+                                                               "helper_sample_batch", "helper_init_params")}
+    ns = {"__name__": "__main__"}
+    out = {}
+    for gid, grade, sol, source in cells:
+        if grade or (gid in skip and gid not in wanted):
+            continue
+        source = source.replace("DATASET = None", "DATASET = \"digits\"")
+        buf, raised = io.StringIO(), None
+        try:
+            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+                exec(compile(source, f"<cell {gid}>", "exec"), ns)  # noqa: S102 (the notebook's own cells)
+        except Exception as exc:  # noqa: BLE001 (the student's code)
+            raised = f"{type(exc).__name__}: {exc}"
+        if gid in wanted:
+            out[gid] = (buf.getvalue(), raised)
+    return out
+
+
+def caught(outputs):
+    return any(raised or re.search(r"(^|: )(WRONG|NOT [A-Z]+)", text, re.MULTILINE) for text, raised in outputs.values())
+
+
+def false_alarm(outputs):
+    return any(re.search(r"(^|: )WRONG", text, re.MULTILINE) for text, _ in outputs.values())
+
+
+def share(rows, key):
+    return sum(r[key] for r in rows) / max(1, len(rows))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--grader-only", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    report = {"grader": [], "visible": []}
+    start = time.process_time()
+    for a in ASSIGNMENTS:
+        for e in corpus(a):
+            if e.fails:
+                for row in grader_figures(a, e):
+                    report["grader"].append({"assignment": a, "entry": e.name, **row})
+    bugs = [r for r in report["grader"] if r["status"] == "failed"]
+    grad = [r for r in bugs if r["gradient"]]
+    print(f"grader messages of {len(bugs)} failed bug items ({len(grad)} about a loss or gradient):")
+    for key in ("tensor", "where", "how_much", "cause", "cause_any"):
+        print(f"  {key:9s} {share(bugs, key):6.1%} of all   {share(grad, key):6.1%} of loss/gradient bugs")
+    allfour = [r for r in grad if r["tensor"] and r["where"] and r["how_much"] and r["cause_any"]]
+    print(f"  all four  {len(allfour) / max(1, len(grad)):6.1%} of loss/gradient bugs")
+    print(f"  (grader part: {time.process_time() - start:.1f} s CPU)")
+    print("causes named (check each against the entry's bug: a wrong cause is a defect):")
+    for r in report["grader"]:
+        if "likely:" in r["message"]:
+            print(f"  {r['entry']:45s} likely: {r['message'].split('likely: ', 1)[1][:70]}")
+    if not args.grader_only:
+        start = time.process_time()
+        for a in ("linear_classifiers", "two_layer_net", "backprop_basics"):
+            for e in corpus(a):
+                focus = set(e.fails) or {i for i in items(a) if f"{i}_code" in e.touched()}
+                if not focus:
+                    continue
+                outs = visible_run(a, e, focus)
+                report["visible"].append({"assignment": a, "entry": e.name, "bug": bool(e.fails),
+                                          "caught": caught(outs), "false_alarm": not e.fails and false_alarm(outs),
+                                          "outputs": {g: list(v) for g, v in outs.items()}})
+        vb = [r for r in report["visible"] if r["bug"]]
+        vc = [r for r in report["visible"] if not r["bug"]]
+        print(f"visible checks: caught {sum(r['caught'] for r in vb)} of {len(vb)} bugs "
+              f"({share(vb, 'caught'):.1%}); false alarms on {sum(r['false_alarm'] for r in vc)} of {len(vc)} "
+              f"correct variants  ({time.process_time() - start:.1f} s CPU)")
+        for r in vb:
+            if not r["caught"]:
+                print(f"  missed: {r['assignment']} {r['entry']}")
+        for r in vc:
+            if r["false_alarm"]:
+                print(f"  FALSE ALARM: {r['assignment']} {r['entry']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
