@@ -7,6 +7,8 @@ float32 code is off by units at pixel scale where the distance is 0.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .adapters import classifier_adapter, layout_adapter
@@ -21,6 +23,7 @@ from .samples import devices
 SEED = 498
 TOL_UNITS = 16  # tolerance in units of eps * (||p||^2 + ||q||^2); correct float32 code stays < 1
 MEMORY_CAP_MB = 2048  # the clean room's cap (nbgrader_config.py: CleanRoomGrade.memory_limit_mb)
+MEMORY_SHAPE = (1000, 1000, 640)  # (num_train, num_test, D): a float32 broadcast needs 2.56 GB > 2 GiB
 DIGITS_ACCURACY = 97.0  # percent: the reference's best k (1) on the digits test split reaches 98.6
 
 
@@ -89,22 +92,32 @@ def distance_cases(no_loops: bool) -> list:
     specs += [(f"float32 inputs on {d}", images.float().to(d), tests.float().to(d)) for d in devices()[1:]]
     cases = [Case(label, names, (p, q)) for label, p, q in specs]
     if no_loops:
-        cases.append(memory_case(gen))
+        cases.append(memory_case())
     return cases
 
 
-def memory_case(gen) -> Case:
+@functools.lru_cache(maxsize=1)
+def memory_inputs() -> tuple:
+    """(x_train, x_test, expected, scale) of the memory case: the same for every student, so the
+    grader's float64 answer is computed once per process."""
+    gen = torch.Generator().manual_seed(SEED + 2)
+    p = torch.rand(MEMORY_SHAPE[0], MEMORY_SHAPE[2], generator=gen, dtype=torch.float64).float()
+    q = torch.rand(MEMORY_SHAPE[1], MEMORY_SHAPE[2], generator=gen, dtype=torch.float64).float()
+    p64, q64 = p.double(), q.double()
+    scale = (p64 * p64).sum(1)[:, None] + (q64 * q64).sum(1)[None, :]
+    return p, q, reference_distances(p64, q64), scale
+
+
+def memory_case() -> Case:
     """Sized so that a (num_train, num_test, D) broadcast exceeds the clean room's memory cap,
     while the expansion's largest tensor, (num_train, num_test), takes a few MB."""
-    num_train, num_test, D = 1000, 1000, 640
+    num_train, num_test, D = MEMORY_SHAPE
     gb = num_train * num_test * D * 4 / 1e9
-    assert gb * 1e9 > MEMORY_CAP_MB * 2 ** 20
-    p = torch.rand(num_train, D, generator=gen, dtype=torch.float64).float()
-    q = torch.rand(num_test, D, generator=gen, dtype=torch.float64).float()
+    p, q, _, _ = memory_inputs()
     label = (f"{num_train} training and {num_test} test points of D = {D}, float32 (a (num_train, num_test, D) "
              f"tensor of these would take {gb:.1f} GB, over the grader's {MEMORY_CAP_MB // 1024} GiB memory limit: "
              "use the expansion ||p||^2 + ||q||^2 - 2 p.q, whose largest tensor is (num_train, num_test))")
-    return Case(label, ("x_train", "x_test"), (p, q), {"big": True})
+    return Case(label, ("x_train", "x_test"), (p.clone(), q.clone()), {"big": True})
 
 
 def judge_distances(case: Case, outcome) -> str | None:
@@ -118,10 +131,12 @@ def judge_distances(case: Case, outcome) -> str | None:
                 "with test point j")
     if not torch.is_tensor(value) or tuple(value.shape) != tuple(like.shape):
         return tensor_problem("dists", value, like)
-    p = x_train.reshape(num_train, -1).to("cpu", torch.float64)
-    q = x_test.reshape(num_test, -1).to("cpu", torch.float64)
-    expected = (reference_distances(p, q) if case.extra.get("big") else exact_distances(p, q))
-    scale = (p * p).sum(1)[:, None] + (q * q).sum(1)[None, :]
+    if case.extra.get("big"):
+        expected, scale = memory_inputs()[2:]
+    else:
+        p = x_train.reshape(num_train, -1).to("cpu", torch.float64)
+        q = x_test.reshape(num_test, -1).to("cpu", torch.float64)
+        expected, scale = exact_distances(p, q), (p * p).sum(1)[:, None] + (q * q).sum(1)[None, :]
     got = value.detach().to("cpu", torch.float64)
     tol = TOL_UNITS * torch.finfo(x_train.dtype).eps * scale + 1e-300
     nan = torch.isnan(got)
