@@ -9,7 +9,8 @@ import torch
 
 from autograder.checks import given as given_cells
 from autograder.checks import items
-from autograder.checks.knn import DIGITS_ACCURACY, MEMORY_CAP_MB, TOL_UNITS, best_k, distance_cases
+from autograder.checks.knn import MEMORY_CAP_MB, TOL_UNITS, distance_cases
+from autograder.checks.knn_voting import DIGITS_ACCURACY, best_k
 from autograder.checks.knn_reference import (ReferenceKnn, ambiguous, digits_accuracy, digits_cross_validation,
                                              expected_folds, reference_distances, reference_predict_labels)
 from autograder.cleanroom.runner import grade_notebook
