@@ -29,8 +29,9 @@ from `assignments/` and the helper modules it links to (`autograder/gradcheck.py
 `data/flatgrad_data.py`, `data/digits.npz`). Edit those, then run `make release`.
 
 Students: copy the folder of your assignment (e.g. `linear_classifiers/`) and open its notebook;
-`pip install -r requirements.txt` installs what it needs. Order: linear_classifiers,
-two_layer_net, backprop_basics (each notebook says so under "Start here").
+`pip install -r requirements.txt` installs what it needs. Order: knn (on its own, no
+gradients), then linear_classifiers, two_layer_net, backprop_basics (each notebook says so under
+"Start here").
 """
 
 

@@ -56,6 +56,25 @@ def graph_adapter(cls):
     return run
 
 
+def layout_adapter(fn):
+    """knn: call fn on x in the case's memory layout, made here (strides do not cross the clean
+    room); return (what fn returned, whether it shares x's memory)."""
+    def run(x, layout):
+        view = {"contiguous": x, "transposed": x.transpose(-2, -1), "every_other": x[::2]}[layout]
+        out = fn(view)
+        shares = torch.is_tensor(out) and out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        return out, shares
+    return run
+
+
+def classifier_adapter(cls):
+    """knn: build cls(x_train, y_train); return (predict(x_test, k=k), check_accuracy(...))."""
+    def run(x_train, y_train, x_test, y_test, k):
+        classifier = cls(x_train, y_train)
+        return classifier.predict(x_test, k=k), classifier.check_accuracy(x_test, y_test, k=k, quiet=True)
+    return run
+
+
 # --- the lecture's gates, with the notebook's interface ------------------------------------
 
 class Gate:

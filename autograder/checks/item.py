@@ -77,6 +77,9 @@ def exception_verdict(name: str, case: Case, outcome) -> Verdict:
 
 def _module_globals(obj):
     """The global namespace a class was defined in (where its methods look names up)."""
+    for member in vars(obj).values() if isinstance(obj, type) else ():
+        if hasattr(member, "__globals__"):  # a method: exactly where it looks names up (exec'd cells too)
+            return member.__globals__
     module = sys.modules.get(getattr(obj, "__module__", ""), None)
     return vars(module) if module is not None else None
 

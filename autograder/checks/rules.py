@@ -64,11 +64,18 @@ NO_HIDDEN_CALLS = Rule(
 NO_LOOPS = Rule(
     "no_loops", "vectorized", "no Python loops or comprehensions",
     "the notebook asks for a vectorized version", loops=True)
+NO_LIBRARY_DISTANCES = Rule(
+    "no_library_distances", "no library distances", "`torch.cdist`, `torch.norm`, `x.norm()`, "
+    "`torch.linalg.norm` / `vector_norm`, `torch.dist`, `F.pairwise_distance`",
+    "the notebook asks you to compute the distances yourself",
+    names=("torch.cdist", "torch.norm", "torch.dist", "torch.linalg.norm", "torch.linalg.vector_norm",
+           "torch.linalg.matrix_norm", "torch.pairwise_distance", "torch.cosine_similarity"),
+    parts=("cdist", "norm", "vector_norm", "matrix_norm", "dist", "pairwise_distance", "cosine_similarity"))
 
 # the usual sets
 AUTOGRAD_AND_NN = (NO_AUTOGRAD, NO_TORCH_NN, NO_HIDDEN_CALLS)
 FLAT = (NO_TORCH_RELU, NO_AUTOGRAD, NO_TORCH_NN, NO_HIDDEN_CALLS)  # relu first: the most specific
-RULES = (NO_AUTOGRAD, NO_TORCH_NN, NO_TORCH_RELU, NO_HIDDEN_CALLS, NO_LOOPS)
+RULES = (NO_AUTOGRAD, NO_TORCH_NN, NO_TORCH_RELU, NO_LIBRARY_DISTANCES, NO_HIDDEN_CALLS, NO_LOOPS)
 
 BEGIN = "<!-- BEGIN RULES: generated from autograder/checks/rules.py by `make release`; do not edit -->"
 END = "<!-- END RULES -->"

@@ -1,0 +1,1 @@
+../../data/flatgrad_data.py
