@@ -20,16 +20,54 @@ from dataclasses import dataclass, field
 
 import torch
 
-H = 1e-5                # central-difference step (float64): error ~1e-10 on smooth losses
+# The one central-difference step (the grader's checks and this file): in float64 the error of
+# (f(x+h) - f(x-h)) / 2h is truncation ~h^2 plus rounding ~eps/h, smallest near
+# h = eps^(1/3) ~ 6e-6. Measured whole-gradient error of a correct softmax gradient: 4.7e-10 at
+# h = 1e-4, 2.2e-10 at 1e-5, 2.0e-9 at 1e-6; and 1e-5 stays far inside the 1e-3 that the
+# grader's test points keep from every hinge and ReLU kink.
+H = 1e-5
 DIRECTIONAL_TOL = 1e-6  # correct work (float32 too) scores <= ~2e-8, real bugs >= ~2e-4
 FULL_TOL = 1e-5         # whole-tensor relative error: correct float32 <= ~1e-7, bugs >= ~1e-2
 NUM_DIRECTIONS = 4
 MAX_FULL_ENTRIES = 4096  # above this, localize on a random sample of entries
+FLOAT32_H, FLOAT32_TOL = 1e-3, 2e-3  # a loss computed in float32: rounding ~1e-7 |L| / h
 
 
-def _as_float(value) -> float:
-    """A python float from a scalar tensor or number."""
-    return float(value.item() if torch.is_tensor(value) else value)
+def central_difference(f, x: torch.Tensor, direction, h: float = H) -> torch.Tensor:
+    """The derivative of f at x along a direction: (f(x + h d) - f(x - h d)) / 2h, in float64.
+
+    The kit's only finite difference: every numeric derivative of the grader and of this file
+    is this one function with the step H.
+    Inputs:
+    - f: function of a tensor shaped like x, returning a number or a tensor (then entrywise)
+    - x: float64 tensor, the point
+    - direction: tensor d shaped like x, or an int i: the flat entry e_i, stepped in place
+      (x is restored after; no tensor of x's size is made per entry)
+    - h: step size
+    Returns:
+    - float64 CPU tensor of f's output shape (0-dim for a scalar f)
+    """
+    if isinstance(direction, int):
+        flat = x.view(-1)
+        old = flat[direction].item()
+        flat[direction] = old + h
+        plus = _value(f(x), copy=True)  # a copy: f may return (a view of) x, which changes next
+        flat[direction] = old - h
+        minus = _value(f(x), copy=True)
+        flat[direction] = old
+    else:
+        plus, minus = _value(f(x + h * direction)), _value(f(x - h * direction))
+    return torch.as_tensor((plus - minus) / (2 * h), dtype=torch.float64)
+
+
+def _value(value, copy: bool = False):
+    """A python float for a scalar (fast: this runs twice per entry), else a float64 CPU tensor."""
+    if not torch.is_tensor(value):
+        return float(value)
+    if value.dim() == 0:
+        return value.item()
+    value = value.detach().to("cpu", torch.float64)
+    return value.clone() if copy else value
 
 
 def numeric_gradient(f, x: torch.Tensor, h: float = H) -> torch.Tensor:
@@ -42,18 +80,8 @@ def numeric_gradient(f, x: torch.Tensor, h: float = H) -> torch.Tensor:
     Returns:
     - grad: float64 tensor of x's shape, grad[i] = (f(x + h e_i) - f(x - h e_i)) / 2h
     """
-    x = x.detach().to(torch.float64).clone()
-    grad = torch.zeros_like(x)
-    flat, gflat = x.view(-1), grad.view(-1)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + h
-        plus = _as_float(f(x))
-        flat[i] = old - h
-        minus = _as_float(f(x))
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
+    numeric, _ = _numeric_on(f, x, None, h)
+    return numeric
 
 
 def directional_errors(f, x: torch.Tensor, grad: torch.Tensor, directions: int = NUM_DIRECTIONS,
@@ -75,7 +103,7 @@ def directional_errors(f, x: torch.Tensor, grad: torch.Tensor, directions: int =
     for _ in range(directions):
         u = torch.randn(x.shape, dtype=torch.float64, generator=generator)
         u /= u.norm()
-        fd = (_as_float(f(x + h * u)) - _as_float(f(x - h * u))) / (2 * h)
+        fd = central_difference(f, x, u, h).item()
         analytic = (g * u).sum().item()
         errors.append(abs(analytic - fd) / max(scale_g, abs(fd), 1e-300))
     return torch.tensor(errors, dtype=torch.float64)
@@ -100,10 +128,27 @@ def _index(flat_i: int, shape) -> str:
     return "[" + ", ".join(str(i) for i in reversed(idx)) + "]"
 
 
+ENTRY_RTOL = 1e-4  # an entry differs when |a - e| > ENTRY_RTOL * |e| + ENTRY_SCALE * max|e|
+ENTRY_SCALE = 1e-6  # (correct float32 work stays ~100x inside; near-zero entries are judged on the scale)
+
+
+def differs(analytic: torch.Tensor, expected: torch.Tensor, rtol: float = ENTRY_RTOL,
+            atol: float | None = None) -> torch.Tensor:
+    """The one criterion for "this entry is wrong", used to flag, count and list entries: a
+    boolean tensor, True where |a - e| > atol + rtol * |e| (atol: ENTRY_SCALE * max|e| by default).
+    Entries where e is NaN (not computed) never differ."""
+    a = analytic.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64).reshape(a.shape)
+    known = ~torch.isnan(e)
+    if atol is None:
+        atol = ENTRY_SCALE * (e[known].abs().max().item() if known.any() else 0.0)
+    return known & ~torch.isclose(a, torch.where(known, e, a), rtol=rtol, atol=atol)
+
+
 def describe_mismatch(name: str, analytic: torch.Tensor, numeric: torch.Tensor,
                       entries: torch.Tensor | None = None, worst: int = 3,
-                      label: str = "numeric") -> str:
-    """Say in plain words where two gradients differ.
+                      label: str = "numeric", rtol: float = ENTRY_RTOL, atol: float | None = None) -> str:
+    """Say in plain words where two tensors differ, by the criterion of differs().
 
     Inputs:
     - name: what the tensor is called ("dW")
@@ -111,36 +156,59 @@ def describe_mismatch(name: str, analytic: torch.Tensor, numeric: torch.Tensor,
     - entries: optional long tensor of flat indices that were computed (default: all)
     - worst: how many of the worst entries to list
     - label: what the second tensor is ("numeric", "expected")
+    - rtol, atol: the criterion (the caller's own, when it decided with it)
     Returns:
-    - message: e.g. "dW is wrong in rows 3 (all 10 columns). Worst entries: dW[3, 0] = ..."
+    - message: e.g. "dW is wrong in row 3 (every column). Worst: dW[3, 0] = ..."
     """
     a = analytic.detach().to("cpu", torch.float64)
     n = numeric.detach().to("cpu", torch.float64).reshape(a.shape)
     if entries is None:
         entries = torch.arange(a.numel())
-    af, nf = a.reshape(-1)[entries], n.reshape(-1)[entries]
-    diff = (af - nf).abs()
-    bad = diff > 1e-6 * (af.abs() + nf.abs()).clamp_min(1e-8) + 1e-9
+    bad_all = differs(a, n, rtol, atol)
+    af, nf, bad = a.reshape(-1)[entries], n.reshape(-1)[entries], bad_all.reshape(-1)[entries]
+    count, total = int(bad.sum()), entries.numel()
+    checked = "" if total == a.numel() else " checked"
     parts = []
-    if a.dim() == 2 and entries.numel() == a.numel():
-        wrong = (~torch.isclose(a, n, rtol=1e-4, atol=1e-7))
-        rows = [r for r in range(a.shape[0]) if wrong[r].all() and a.shape[1] > 1]
-        cols = [c for c in range(a.shape[1]) if wrong[:, c].all() and a.shape[0] > 1]
-        if rows and len(rows) < a.shape[0]:
-            parts.append(f"{name} is wrong in every column of row(s) {_short(rows)}")
-        if cols and len(cols) < a.shape[1]:
-            parts.append(f"{name} is wrong in every row of column(s) {_short(cols)}")
-    share = f"{int(bad.sum())} of {entries.numel()} checked entries differ"
-    ratio = (af * nf).sum() / (nf * nf).sum().clamp_min(1e-300)
-    if bad.float().mean() > 0.9 and torch.allclose(af, ratio * nf, rtol=1e-4, atol=1e-8):
-        share += f"; {name} is {ratio.item():.4g} times the {label} value everywhere"
-    parts.append(share)
-    order = torch.argsort(diff, descending=True)[:worst]
-    shown = [f"{name}{_index(int(entries[i]), a.shape)} = {af[i].item():.6g} "
-             f"({label} {nf[i].item():.6g})" for i in order if bad[i]]
+    ratio = ((af * nf).sum() / (nf * nf).sum().clamp_min(1e-300)).item()
+    scaled = count > 0.9 * total and torch.allclose(af, ratio * nf, rtol=1e-4, atol=1e-8)
+    if count == 0:
+        parts.append(f"no single{checked} entry is off by more than {rtol:.0e} of its value, yet the whole "
+                     f"{name} is off; the largest differences")
+    elif count == total:
+        parts.append(f"every{checked} entry of {name} differs" if total > 1 else f"{name} differs")
+    elif count >= 0.9 * total:
+        parts.append(f"nearly every{checked} entry of {name} differs ({count} of {total})")
+    else:
+        where = _rows_and_columns(name, bad_all) if total == a.numel() else None
+        parts.append(where or f"{count} of {total}{checked} entries of {name} differ")
+    if scaled and abs(ratio - 1) > 1e-6:
+        parts.append(f"{name} is {ratio:.4g} times the {label} value everywhere")
+    diff = (af - nf).abs()
+    order = torch.argsort(torch.where(bad | (count == 0), diff, torch.zeros_like(diff)), descending=True)[:worst]
+    shown = [f"{name}{_index(int(entries[i]), a.shape)} = {af[i].item():.6g} ({label} {nf[i].item():.6g})"
+             for i in order if bad[i] or (count == 0 and diff[i] > 0)]
     if shown:
         parts.append("worst: " + "; ".join(shown))
     return ". ".join(parts) + "."
+
+
+def _rows_and_columns(name: str, bad: torch.Tensor) -> str | None:
+    """"dW is wrong in rows 3, 7 (every column)" when whole rows or columns, and only a few, differ."""
+    if bad.dim() != 2 or min(bad.shape) < 2:
+        return None
+    rows = [r for r in range(bad.shape[0]) if bad[r].all()]
+    cols = [c for c in range(bad.shape[1]) if bad[:, c].all()]
+    covered = torch.zeros_like(bad)
+    covered[rows] = True
+    covered[:, cols] = True
+    if not (rows or cols) or (bad & ~covered).any():
+        return None
+    said = []
+    if rows and len(rows) <= bad.shape[0] // 2:
+        said.append(f"row{'s' * (len(rows) > 1)} {_short(rows)} (every column)")
+    if cols and len(cols) <= bad.shape[1] // 2:
+        said.append(f"column{'s' * (len(cols) > 1)} {_short(cols)} (every row)")
+    return f"{name} is wrong in " + " and ".join(said) if said else None
 
 
 def _short(items, limit: int = 6) -> str:
@@ -218,20 +286,22 @@ def autograd_gradient(f, x: torch.Tensor) -> torch.Tensor | None:
 
 
 def _numeric_on(f, x, entries, h):
-    """Numeric gradient on all entries, or only the given flat entries (others NaN)."""
-    if entries is None:
-        return numeric_gradient(f, x, h), 2 * x.numel()
+    """Numeric gradient on all entries, or only the given flat entries (others NaN); its cost."""
     x = x.detach().to(torch.float64).clone()
     numeric = torch.full_like(x, math.nan)
-    flat, nflat = x.view(-1), numeric.view(-1)
-    for i in entries.tolist():
-        old = flat[i].item()
-        flat[i] = old + h
-        plus = _as_float(f(x))
-        flat[i] = old - h
-        nflat[i] = (plus - _as_float(f(x))) / (2 * h)
-        flat[i] = old
-    return numeric, 2 * entries.numel()
+    todo = range(x.numel()) if entries is None else entries.tolist()
+    nflat = numeric.view(-1)
+    for i in todo:
+        nflat[i] = central_difference(f, x, i, h).item()
+    return numeric, 2 * len(todo)
+
+
+def float32_inside(f, x: torch.Tensor) -> bool:
+    """Does f compute in float32 inside? Its float64 values are then float32 numbers exactly
+    (a float64 result is one by chance about once in 2**29)."""
+    x = x.detach().to("cpu", torch.float64)
+    values = [float(_value(f(x * (1 + k * 1e-3)))) for k in range(3)]
+    return all(v == float(torch.tensor(v, dtype=torch.float32)) and v != 0 for v in values)
 
 
 def grad_check(f, x: torch.Tensor, analytic: torch.Tensor, name: str = "dW") -> bool:
@@ -241,21 +311,99 @@ def grad_check(f, x: torch.Tensor, analytic: torch.Tensor, name: str = "dW") -> 
     Note that this checks your gradient against your own loss: if the loss is wrong,
     both can be wrong together. Kinks (hinge, ReLU) right at x can make a correct
     gradient look wrong; try another random point if the error is small (< 1e-2).
+    A loss computed in float32 inside is checked with a larger step and tolerance (its
+    rounding, ~1e-7 of the loss, would swamp a step of 1e-5).
     """
-    verdict = check_gradient(f, x, analytic, name)
+    verdict = _own_loss_verdict(f, x, analytic, name)
     print(("OK: " if verdict.ok else "WRONG: ") + verdict.message)
     return verdict.ok
 
 
-def check_close(name: str, got, expected, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
-    """Print whether `got` equals `expected` within tolerance (tensors or numbers)."""
+def _own_loss_verdict(f, x, analytic, name):
+    if float32_inside(f, x):
+        verdict = check_gradient(f, x, analytic, name, tol=FLOAT32_TOL, h=FLOAT32_H)
+        verdict.message += " (your loss is computed in float32: coarser check)"
+        return verdict
+    return check_gradient(f, x, analytic, name)
+
+
+def gradient_checks(loss, grads, params: dict, reg: float, loss_ok: bool = True, label: str = "") -> bool:
+    """Students: check every gradient at reg = 0 and at reg > 0 against numeric derivatives of
+    your own loss; print one line per gradient, in backward order (the last parameter first), and
+    a hint saying where the error is. Returns True when all pass.
+
+    - loss(params, reg) -> scalar loss; grads(params, reg) -> dict name -> gradient
+    - params: dict name -> tensor, in forward order (e.g. {"W1":, "b1":, "W2":, "b2":} or {"W": W})
+    - loss_ok: False when your loss failed its own checks: then this check is skipped, as it
+      differentiates your loss and would blame the gradient for the loss's mistake
+    """
+    if not loss_ok:
+        print(f"NOT CHECKED{label}: this check differentiates your loss, and your loss is wrong above: "
+              "fix the loss first")
+        return False
+    order = list(params)[::-1]  # backward order: the gradient nearest the loss first
+    wrong = {}
+    for r in dict.fromkeys((0.0, reg)):
+        try:
+            got = grads(params, r)
+        except Exception as exc:  # noqa: BLE001 (the student's code: say what it raised)
+            print(f"WRONG{label}: at reg = {r} your function raised {type(exc).__name__}: {exc}")
+            return False
+        bad = []
+        for name in order:
+            f = (lambda P, name=name, r=r: loss({**params, name: P}, r))
+            shown = "d" + name if len(params) == 1 else f"grads[{name!r}]"
+            verdict = _own_loss_verdict(f, params[name], got[name] if isinstance(got, dict) else got, shown)
+            if not verdict.ok:
+                bad.append(name)
+                print(f"WRONG{label} at reg = {r}: {verdict.message}")
+        if not bad:
+            print(f"OK{label} at reg = {r}: " + (f"{_and(order)} match" if len(order) > 1 else "the gradient matches")
+                  + " the numeric gradient of your loss")
+        elif len(order) > 1:
+            print(f"  where: {where_it_enters(set(bad), order)}")
+        wrong[r] = bad
+    if reg != 0 and not wrong[0.0] and wrong[reg]:
+        print(f"HINT: right at reg = 0, wrong at reg = {reg}: the regularization gradient is off "
+              "(the local gradient of reg * sum(W * W) is 2 * reg * W)")
+    return not any(wrong.values())
+
+
+ENTERS = {  # which of the two-layer net's gradients are wrong -> where the error enters
+    frozenset({"b2", "W2", "b1", "W1"}): "the error enters at the start, at dscores (probs minus one-hot, over N)",
+    frozenset({"b1", "W1"}): "the error enters at the step through the ReLU (or through W2.T)",
+    frozenset({"W1"}): "the error enters at the last step, dW1 = X.T @ dpre (+ its regularization)",
+    frozenset({"b1"}): "the error is in db1 alone (the sum of dpre over the rows)",
+    frozenset({"W2"}): "the error is in dW2 alone (hidden.T @ dscores + its regularization)",
+    frozenset({"b2"}): "the error is in db2 alone (the sum of dscores over the rows)",
+    frozenset({"W1", "W2"}): "only the weights are wrong: look at their regularization gradients",
+}
+
+
+def where_it_enters(wrong: set, order=("b2", "W2", "b1", "W1")) -> str:
+    """Which gradients are right and wrong, in backward order, and where the error enters."""
+    right = [n for n in order if n not in wrong]
+    bad = [n for n in order if n in wrong]
+    said = f"{_and(right)} right, {_and(bad)} wrong" if right else f"all {len(bad)} wrong"
+    where = ENTERS.get(frozenset(wrong)) if set(order) == {"b2", "W2", "b1", "W1"} else None
+    return said + (f": {where}" if where else "")
+
+
+def _and(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def check_close(name: str, got, expected, rtol: float = ENTRY_RTOL, atol: float | None = None) -> bool:
+    """Print whether `got` equals `expected` within tolerance (tensors or numbers), entry by
+    entry with the criterion of differs() (the grader's: float32 work passes, bugs do not)."""
     g = torch.as_tensor(got, dtype=torch.float64, device="cpu")
     e = torch.as_tensor(expected, dtype=torch.float64, device="cpu")
     if g.shape != e.shape:
         print(f"WRONG: {name} has shape {tuple(g.shape)}, expected {tuple(e.shape)}.")
         return False
-    ok = bool(torch.allclose(g, e, rtol=rtol, atol=atol))
+    ok = not bool(differs(g, e, rtol, atol).any())  # the same criterion lists the entries below
     err = relative_error(g, e)
     print(("OK: " if ok else "WRONG: ") + f"{name}: relative error {err:.1e}"
-          + ("" if ok else ". " + describe_mismatch(name, g, e, label="expected")))
+          + ("" if ok else ". " + describe_mismatch(name, g, e, label="expected", rtol=rtol, atol=atol)))
     return ok

@@ -29,8 +29,8 @@ H = 1e-5
 DIRECTIONAL_TOL = 1e-6  # correct work (float32 too) scores <= ~2e-8, real bugs >= ~2e-4
 FULL_TOL = 1e-5         # whole-tensor relative error: correct float32 <= ~1e-7, bugs >= ~1e-2
 NUM_DIRECTIONS = 4
-MAX_FULL_ENTRIES = 4096
-FLOAT32_H, FLOAT32_TOL = 1e-3, 2e-3  # a loss computed in float32: rounding ~1e-7 |L| / h  # above this, localize on a random sample of entries
+MAX_FULL_ENTRIES = 4096  # above this, localize on a random sample of entries
+FLOAT32_H, FLOAT32_TOL = 1e-3, 2e-3  # a loss computed in float32: rounding ~1e-7 |L| / h
 
 
 def central_difference(f, x: torch.Tensor, direction, h: float = H) -> torch.Tensor:
@@ -300,7 +300,7 @@ def float32_inside(f, x: torch.Tensor) -> bool:
     """Does f compute in float32 inside? Its float64 values are then float32 numbers exactly
     (a float64 result is one by chance about once in 2**29)."""
     x = x.detach().to("cpu", torch.float64)
-    values = [_as_float(f(x * (1 + k * 1e-3))) for k in range(3)]
+    values = [float(_value(f(x * (1 + k * 1e-3)))) for k in range(3)]
     return all(v == float(torch.tensor(v, dtype=torch.float32)) and v != 0 for v in values)
 
 
