@@ -63,7 +63,8 @@ def test_entry_fails_exactly_its_items(assignment, entry, verdicts):
 
 
 @pytest.mark.parametrize("assignment,bugs,variants", [("linear_classifiers", 15, 4),
-                                                       ("two_layer_net", 10, 2), ("backprop_basics", 6, 2)])
+                                                       ("two_layer_net", 10, 2), ("backprop_basics", 6, 2),
+                                                       ("knn", 12, 4)])
 def test_corpus_is_big_enough(assignment, bugs, variants):
     """Enough realistic bugs and correct variants (besides the reference) per assignment."""
     names = [e.name for e in entries(assignment)]

@@ -25,7 +25,7 @@ from autograder.corpus.attacks_intake import (A, ATTACKS, FORGED_TIME, NAMES, PN
                                               deeply_nested_metadata)
 from autograder.corpus.notebooks import release_notebook
 from autograder.grading import pipeline, summary
-from autograder.layout import REPO, Course
+from autograder.layout import REPO, Course, assignments
 from autograder.grading.csvcells import TRIGGERS, plain_cell, plain_row, safe_cell
 from autograder.grading.feedbackhtml import CSP, QuickHTMLExporter
 from autograder.grading.safehtml import clean_html
@@ -67,7 +67,7 @@ def test_a_real_notebook_nested_too_deep_is_refused_but_every_release_is_accepte
     deep = deeply_nested_metadata(release_notebook(A))
     _, problem = submission.find_notebook(notebook_at(tmp_path / "deep", deep).parent, A)
     assert f"more than {submission.MAX_DEPTH} levels" in problem
-    for assignment in ("backprop_basics", "linear_classifiers", "two_layer_net"):
+    for assignment in assignments():
         folder = tmp_path / assignment
         notebook_at(folder, release_notebook(assignment)).rename(folder / f"{assignment}.ipynb")
         assert submission.find_notebook(folder, assignment) == (folder / f"{assignment}.ipynb", None)

@@ -18,7 +18,7 @@ import matplotlib
 import pytest
 
 from autograder.corpus.notebooks import answers, release_notebook
-from autograder.layout import REPO
+from autograder.layout import REPO, assignments
 
 matplotlib.use("Agg")
 
@@ -61,7 +61,7 @@ def requirements_txt(assignment):
     return [line for line in lines if line and not line.startswith("#")]
 
 
-@pytest.mark.parametrize("assignment", ["backprop_basics", "linear_classifiers", "two_layer_net"])
+@pytest.mark.parametrize("assignment", assignments())
 def test_environment_cell_is_first_and_lists_requirements_txt(assignment, folder):
     nb = release_notebook(assignment)
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
