@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -146,3 +149,19 @@ def autograd_gradient(loss_fn, W, *args):
     W = W.detach().double().clone().requires_grad_(True)
     loss_fn(W, *args).backward()
     return W.grad
+
+
+def run_autograder(bundle, tmp_path, write_submission):
+    """Unpack a Gradescope bundle into a simulated /autograder tree, run its run_autograder on the
+    submission write_submission(folder) writes; its results.json."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    write_submission(root / "submission")
+    script = root / "source" / "run_autograder"
+    script.chmod(0o755)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable)
+    proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((root / "results" / "results.json").read_text())

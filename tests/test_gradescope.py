@@ -7,15 +7,13 @@ against the reference, the untouched release, a buggy notebook and a corrupt one
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import zipfile
 
 import pytest
 
 from autograder.corpus import entries
-from helpers import REPO, item_points, manual_items, total_points
+from helpers import REPO, item_points, manual_items, run_autograder, total_points
 
 pytestmark = pytest.mark.slow  # builds the bundle and runs run_autograder
 A = "linear_classifiers"
@@ -29,20 +27,6 @@ def bundle(tmp_path_factory):
     built = REPO / "build" / "gradescope" / f"{A}.zip"
     out.write_bytes(built.read_bytes())
     return out
-
-
-def run_autograder(bundle, tmp_path, write_submission):
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(bundle) as zf:
-        zf.extractall(root / "source")
-    (root / "submission").mkdir()
-    write_submission(root / "submission")
-    script = root / "source" / "run_autograder"
-    script.chmod(0o755)
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable)
-    proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads((root / "results" / "results.json").read_text())
 
 
 def corpus_submission(name):

@@ -174,13 +174,14 @@ def test_every_item_has_a_grade_cell_with_its_points_in_the_notebook():
         assert f"`{item}` ({points} points)" in "".join(cell["source"])
 
 
+@pytest.mark.slow
 def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_own_test(tmp_path):
     """`make gradescope A=knn` builds; its run_autograder gives the reference every auto-graded
     point (18: the written answer is graded by hand) and a voting bug loses predict_labels only."""
     import json
     import subprocess
     import zipfile
-    from test_gradescope import run_autograder
+    from helpers import run_autograder, total_points
     proc = subprocess.run(["make", "-s", "gradescope", f"A={A}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     bundle = tmp_path / "knn.zip"
@@ -188,7 +189,7 @@ def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_o
     assert "autograder/checks/knn_reference.py" in zipfile.ZipFile(bundle).namelist()
     write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731
     results = run_autograder(bundle, tmp_path / "ok", write("ok-reference"))
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 18.0
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == total_points(A, written=False)
     results = run_autograder(bundle, tmp_path / "bug", write("bug-predict-ties-to-largest"))
     assert [t["name"] for t in results["tests"] if t["status"] == "failed"] == ["predict_labels"]
-    assert results["score"] == 16.0
+    assert results["score"] == total_points(A, written=False) - 2.0  # predict_labels' points
