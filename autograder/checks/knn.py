@@ -17,7 +17,7 @@ from .knn_reference import ReferenceKnn, reference_distances, reference_flatten,
 from .knn_voting import (best_k_cases, classifier_cases, cross_validate_cases, judge_best_k,
                          judge_classifier, judge_cross_validate, judge_predict, predict_cases)
 from .outputs import _float32_note, tensor_problem
-from .rules import NO_HIDDEN_CALLS, NO_LIBRARY_DISTANCES, NO_LOOPS, NO_TORCH_NN
+from .rules import NO_HIDDEN_CALLS, NO_LOOPS, NO_TORCH_NN, Rule
 from .samples import devices
 
 SEED = 498
@@ -164,6 +164,14 @@ def judge_distances(case: Case, outcome) -> str | None:
             "||p||^2 + ||q||^2)")
 
 
+# kNN's own rule, stated in its notebook only (checks.rules.statement puts it after the shared ones)
+NO_LIBRARY_DISTANCES = Rule(
+    "no_library_distances", "no library distances", "`torch.cdist`, `torch.norm`, `x.norm()`, "
+    "`torch.linalg.norm` / `vector_norm`, `torch.dist`, `F.pairwise_distance`",
+    "the notebook asks you to compute the distances yourself",
+    names=("torch.cdist", "torch.norm", "torch.dist", "torch.linalg.norm", "torch.linalg.vector_norm",
+           "torch.linalg.matrix_norm", "torch.pairwise_distance", "torch.cosine_similarity"),
+    parts=("cdist", "norm", "vector_norm", "matrix_norm", "dist", "pairwise_distance", "cosine_similarity"))
 DISTANCE_RULES = (NO_LIBRARY_DISTANCES, NO_TORCH_NN, NO_HIDDEN_CALLS)
 
 

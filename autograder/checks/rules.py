@@ -64,18 +64,12 @@ NO_HIDDEN_CALLS = Rule(
 NO_LOOPS = Rule(
     "no_loops", "vectorized", "no Python loops or comprehensions",
     "the notebook asks for a vectorized version", loops=True)
-NO_LIBRARY_DISTANCES = Rule(
-    "no_library_distances", "no library distances", "`torch.cdist`, `torch.norm`, `x.norm()`, "
-    "`torch.linalg.norm` / `vector_norm`, `torch.dist`, `F.pairwise_distance`",
-    "the notebook asks you to compute the distances yourself",
-    names=("torch.cdist", "torch.norm", "torch.dist", "torch.linalg.norm", "torch.linalg.vector_norm",
-           "torch.linalg.matrix_norm", "torch.pairwise_distance", "torch.cosine_similarity"),
-    parts=("cdist", "norm", "vector_norm", "matrix_norm", "dist", "pairwise_distance", "cosine_similarity"))
 
 # the usual sets
 AUTOGRAD_AND_NN = (NO_AUTOGRAD, NO_TORCH_NN, NO_HIDDEN_CALLS)
 FLAT = (NO_TORCH_RELU, NO_AUTOGRAD, NO_TORCH_NN, NO_HIDDEN_CALLS)  # relu first: the most specific
-RULES = (NO_AUTOGRAD, NO_TORCH_NN, NO_TORCH_RELU, NO_LIBRARY_DISTANCES, NO_HIDDEN_CALLS, NO_LOOPS)
+# the order rules are stated in; an assignment's own rules (in its checks module) come after these
+RULES = (NO_AUTOGRAD, NO_TORCH_NN, NO_TORCH_RELU, NO_HIDDEN_CALLS, NO_LOOPS)
 
 BEGIN = "<!-- BEGIN RULES: generated from autograder/checks/rules.py by `make release`; do not edit -->"
 END = "<!-- END RULES -->"
@@ -84,14 +78,16 @@ END = "<!-- END RULES -->"
 def statement(items: dict) -> str:
     """The rules block of a notebook: each rule its graded items use, then which function
     follows which. Returns markdown between the BEGIN and END markers."""
-    used = [r for r in RULES if any(r in item.rules for item in items.values())]
+    own = [r for item in items.values() for r in item.rules if r not in RULES]
+    order = RULES + tuple(dict.fromkeys(own))  # an assignment's own rules, in first-use order
+    used = [r for r in order if any(r in item.rules for item in items.values())]
     lines = [BEGIN, "**Rules the grader checks** on the source of a function and of the functions of "
              "yours it uses (breaking one costs that function's points):", ""]
     lines += [f"* **{r.title}**: {r.stated}." for r in used]
     groups: dict = {}
     for name, item in items.items():
         if item.rules:
-            groups.setdefault(tuple(r for r in RULES if r in item.rules), []).append(name)
+            groups.setdefault(tuple(r for r in order if r in item.rules), []).append(name)
     lines += ["", "| function | rules |", "|---|---|"]
     lines += [f"| {', '.join(f'`{n}`' for n in names)} | {', '.join(r.title for r in rules)} |"
               for rules, names in groups.items()]
