@@ -431,3 +431,90 @@ def test_groups_of_a_killed_zygote_are_swept_by_the_next():
     cgroups.sweep(groups)
     cgroups.teardown(groups)
     assert not any(os.path.exists(p) for p in stale)
+
+
+KILLED_GRADER = r"""
+import os, signal, sys, threading, time
+sys.path.insert(0, {repo!r})
+from autograder.cleanroom.session import Limits, Session
+from autograder.cleanroom.zygote import Zygote
+z = Zygote()
+s = Session(z, {{}}, Limits(cell=120))
+threading.Thread(target=s.exec_cell, args=("a", {cell!r}), daemon=True).start()
+while {tag!r} not in [open(f"/proc/{{p}}/comm").read().strip() for p in os.listdir("/proc") if p.isdigit()]:
+    time.sleep(0.05)  # (a process may end while listed: then this script fails loudly, as the test)
+print(z.proc.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # as a TA's Ctrl-\ or an OOM kill: no cleanup runs
+"""
+
+
+def gone_within(pids, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+@pytest.mark.slow
+def test_a_sigkilled_grader_takes_its_zygote_and_a_busy_sandbox_with_it():
+    """The sandbox drops root after it set PR_SET_PDEATHSIG, which clears it: the sandbox (and
+    its PID namespace) outlived a SIGKILLed grader, busy in a cell, with ppid 1. It sets it again."""
+    import subprocess
+    tag = f"fgk{os.getpid() % 10**6}"
+    cell = NAME_ME + textwrap.dedent(f"""
+    import time
+    name_me({tag!r})
+    time.sleep(100)
+    """)
+    script = KILLED_GRADER.format(repo=str(REPO), cell=cell, tag=tag)
+    proc = subprocess.run([sys.executable, "-c", script],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    zygote_pid = int(proc.stdout.split()[0])
+    sandboxes = processes_named(tag)
+    try:
+        assert gone_within([zygote_pid, *sandboxes], 10), f"left running: {processes_named(tag)} (zygote {zygote_pid})"
+    finally:
+        for pid in processes_named(tag):
+            os.kill(pid, 9)
+
+
+ORPHANED_EARLY = r"""
+import ctypes, os, sys, time
+sys.path.insert(0, {repo!r})
+from autograder.cleanroom.lifetime import die_with_parent
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come here, not to pid 1
+middle = os.fork()
+if middle == 0:
+    me = os.getpid()
+    if os.fork() == 0:
+        time.sleep(0.5)  # the parent is gone before the child arms PR_SET_PDEATHSIG
+        die_with_parent(parent=me)
+        time.sleep(30)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(middle, 0)
+start = time.monotonic()
+pid, status = os.wait()  # the grandchild, now this process's child
+print(os.waitstatus_to_exitcode(status), round(time.monotonic() - start, 1))
+"""
+
+
+def test_a_child_whose_parent_died_before_it_armed_the_signal_exits_under_a_subreaper():
+    """getppid() == 1 missed it: an orphan goes to the nearest subreaper (a container's init,
+    systemd --user, the zygote), so the child compares with the pid its parent passed down."""
+    import subprocess
+    proc = subprocess.run([sys.executable, "-c", ORPHANED_EARLY.format(repo=str(REPO))], capture_output=True,
+                          text=True, timeout=60)
+    code, seconds = proc.stdout.split()
+    assert code == "1" and float(seconds) < 20 and not proc.stderr, proc.stdout + proc.stderr

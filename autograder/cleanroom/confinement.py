@@ -16,6 +16,7 @@ import stat
 import sys
 
 from . import cgroups
+from .lifetime import die_with_parent
 from .syscalls import (CLONE_NEWNS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                        MS_REMOUNT, PR_SET_NO_NEW_PRIVS, drop_capability_bounding_set, mount, prctl, unshare)
 
@@ -213,6 +214,9 @@ def enter(config: dict, use_landlock: bool) -> dict:
     package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != package]
     done["user"] = drop_privileges(uid, uid_text)
+    if spawn.get("lifeline") is not None:  # a new uid cleared PR_SET_PDEATHSIG: dies with the zygote again
+        die_with_parent(lifeline=spawn["lifeline"])
+        os.close(spawn["lifeline"])
     if spawn.get("go") is not None and os.read(spawn["go"], 1) == b"1":  # the zygote moved us
         memory, pids = group_limits(config)
         done["cgroup"] = f"{groups.mode}: memory {memory >> 20} MiB, {pids} processes in all"

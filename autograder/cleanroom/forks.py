@@ -24,6 +24,7 @@ class Forks:
         self.serial, self.limits = 0, (0, 0)
         self.names: dict[int, str] = {}  # sandbox pid -> its cgroup's name
         self.pidns: dict[int, bool] = {}
+        self.lifeline = os.pipe()  # only this process writes to it: EOF in a sandbox, this one is gone
         self.pending: dict[int, tuple[int, int]] = {}  # pid -> (go, mounted) pipe ends, until settled
         self.mount_ns: dict[int, int] = {}  # pid -> an fd that keeps its mount namespace alive
         try:
@@ -49,11 +50,11 @@ class Forks:
         except OSError as exc:
             spawn["pidns_error"] = exc.strerror
         go, mounted = os.pipe(), os.pipe()
-        spawn["go"], spawn["mounted"] = go[0], mounted[1]
+        spawn["go"], spawn["mounted"], spawn["lifeline"] = go[0], mounted[1], self.lifeline[0]
         config["spawn"] = spawn
         pid = os.fork()
         if pid == 0:  # nothing of the zygote's or of other sandboxes stays open in the child
-            for fd in (self.own_pidns, go[1], mounted[0], *self.mount_ns.values(),
+            for fd in (self.own_pidns, go[1], mounted[0], self.lifeline[1], *self.mount_ns.values(),
                        *[end for ends in self.pending.values() for end in ends]):
                 if fd is not None:
                     os.close(fd)

@@ -44,7 +44,7 @@ class Zygote:
         self.home = tempfile.mkdtemp(prefix=HOME_PREFIX)
         self.ctl, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen([sys.executable, "-m", "autograder.cleanroom.zygote", str(child.fileno()),
-                                      ",".join(without)],
+                                      ",".join(without), str(os.getpid())],
                                      pass_fds=(child.fileno(),), env=env(self.home), cwd=self.home,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         child.close()
@@ -100,7 +100,7 @@ def start_sandbox(forks: Forks, config: dict, sock: socket.socket, ctl: socket.s
     if pid == 0:
         if ctl is not None:
             ctl.close()
-        die_with_parent()
+        die_with_parent(lifeline=config["spawn"]["lifeline"])
         os.setsid()  # no controlling terminal (/dev/tty fails); its own process group
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         from autograder.cleanroom import sandbox
@@ -182,7 +182,7 @@ def warm_autograd(torch) -> None:
 
 
 def main() -> None:
-    die_with_parent()
+    die_with_parent(parent=int(sys.argv[3]) if len(sys.argv) > 3 else None)
     ctl = socket.socket(fileno=int(sys.argv[1]))
     import importlib
     for name in WARM:
