@@ -7,12 +7,15 @@ batch finishes, and no process a submission started is left when `make grade` re
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 
 import pytest
 
 from autograder.cleanroom import cgroups
 from autograder.corpus import entries
+from autograder.corpus.attacks_hostile import ASSIGNMENT, ATTACKS_HOSTILE, LEFT
 from autograder.corpus.attacks_sandbox import ATTACKS_SANDBOX, BOMB, DAEMON
 from helpers import assert_exact_outcome, make_grade, read_csv
 
@@ -86,3 +89,71 @@ def test_no_cgroup_of_a_finished_run_is_left():
             if name.startswith("flatgrad-") and name[9:].isdigit():
                 assert os.path.exists(f"/proc/{name[9:]}"), f"{base}/{name} outlived its zygote"
     cgroups.teardown(cgroups.setup("probe-attacks"))
+
+
+# --- the hostile round: escape, forge, starve, over all four assignments (one class) -----------
+
+HOSTILE_CLASS = ATTACKS_HOSTILE + [
+    dataclasses.replace(e, name=f"h-ref-{a}") for a in sorted(set(ASSIGNMENT.values()))
+    for e in entries(a) if e.name == "ok-reference"]
+WHERE = {**ASSIGNMENT, **{f"h-ref-{a}": a for a in set(ASSIGNMENT.values())}}
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MARKUP = ("<script>alert", "<img src=x")  # as tags (the student's source shows them as text)
+
+
+def strays() -> dict[int, str]:
+    """Processes named by the attacks (the sandbox that ignores SIGTERM and sleeps in atexit
+    included), left after `make grade` returned. (Not "every process of uid 65534": other
+    test runs on the machine have live sandboxes.)"""
+    return {pid: name for pid, name in comms().items() if name == LEFT}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    course = tmp_path_factory.mktemp("hostile")
+    (course / "course_config.py").write_text(COURSE_CONFIG)
+    tmp_before = set(os.listdir("/tmp"))
+    for entry in HOSTILE_CLASS:
+        entry.write(course / "submitted", WHERE[entry.name])
+    proc = make_grade(course)
+    left = strays()
+    litter = sorted(n for n in set(os.listdir("/tmp")) - tmp_before if n.startswith("fghostile")) + \
+        [str(p) for p in course.rglob("fghostile*")]
+    rows = read_csv(course / "reports" / "checks.csv")
+    return course, proc, {(r["student_id"], r["item"]): r for r in rows}, left, litter
+
+
+def test_a_hostile_class_finishes_and_leaves_no_process_or_file(hostile):
+    """h-tln-strays' full marks (its exact outcome) prove its code ran: a failed Popen or fork
+    would have cost the item."""
+    course, proc, _, left, litter = hostile
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert left == {} and litter == [], (left, litter)
+    statuses = {r["student_id"]: r["status"] for r in read_csv(course / "reports" / "submissions.csv")}
+    assert statuses == {e.name: "graded" for e in HOSTILE_CLASS}
+
+
+@pytest.mark.parametrize("entry", HOSTILE_CLASS, ids=lambda e: e.name)
+def test_each_hostile_submission_gets_exactly_its_outcome(entry, hostile):
+    """The references (h-ref-*) keep full marks next to the attacks."""
+    if entry.name in ("h-knn-snoop-and-litter",) and os.geteuid() != 0:
+        pytest.skip("without root and Landlock the sandbox runs as the grader's user (said in the log)")
+    _, _, checks, _, _ = hostile
+    assert_exact_outcome(entry, checks, WHERE[entry.name])
+
+
+def test_no_terminal_escape_or_markup_reaches_the_tas_files_log_or_pages(hostile):
+    """A message, a class name and a stdout flood carry OSC 52 (clipboard), a title, a hyperlink,
+    CSI, bidi overrides and markup: the CSVs and the log show them as escapes, pages as text."""
+    course, proc, checks, _, _ = hostile
+    assert "clipboard" in checks["h-knn-escapes", "compute_distances_two_loops"]["message"]
+    texts = {"make grade's output": proc.stdout + proc.stderr}
+    for path in [course / "grades.csv", *(course / "reports").glob("*.csv"), course / "reports" / "index.html",
+                 *(course / "feedback").rglob("*.html")]:
+        texts[str(path)] = path.read_text(errors="replace")
+    for where, text in texts.items():
+        assert not CONTROL.search(text.replace("\r\n", "\n")), (where, CONTROL.search(text.replace("\r\n", "\n")))
+        if where.endswith(".html"):
+            assert not any(m in text for m in MARKUP), where
+    page = (course / "feedback" / "h-knn-escapes" / "knn" / "knn.html").read_text()
+    assert "\\x1b]52;c;" in page  # the escape is shown, as text

@@ -14,6 +14,12 @@ import math
 import torch
 
 SHIPPED = "__flatgrad_shipped__"
+# taken before any student code runs, from C types that cannot be patched: a Tensor subclass
+# that overrides untyped_storage() or lies in __torch_function__, or a patched torch.Tensor
+# method, cannot claim another tensor's memory (a determined student could still patch this
+# module in their process: see README, the clean room)
+_TENSOR, _STORAGE, _ADDRESS = torch._C.TensorBase, torch._C.TensorBase.untyped_storage, torch._C.StorageBase.data_ptr
+_PLAIN = torch._C.DisableTorchFunctionSubclass
 
 
 def shipped(obj):
@@ -62,7 +68,8 @@ def layout_adapter(fn):
     def run(x, layout):
         view = {"contiguous": x, "transposed": x.transpose(-2, -1), "every_other": x[::2]}[layout]
         out = fn(view)
-        shares = torch.is_tensor(out) and out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        with _PLAIN():
+            shares = isinstance(out, _TENSOR) and _ADDRESS(_STORAGE(out)) == _ADDRESS(_STORAGE(x))
         return out, shares
     return run
 

@@ -45,6 +45,7 @@ raise ValueError("{HOSTILE_TEXT}")
 
 STRAY = named("""
 import atexit, ctypes, os, signal, subprocess, sys, threading, time
+ctypes.CDLL(None).prctl(15, LEFT.encode(), 0, 0, 0)  # the sandbox itself, and its thread, carry the name
 def _spin():
     while True:
         pass
@@ -68,10 +69,10 @@ PTRACE_AND_TTY = """
 import ctypes, os
 _libc = ctypes.CDLL(None, use_errno=True)
 _reached = []
-for _pid in range(1, 400):  # PTRACE_ATTACH anything it can see (the grader, the zygote)
-    if _pid != os.getpid() and _libc.ptrace(16, _pid, 0, 0) == 0:
+for _pid in range(1, 400):  # PTRACE_ATTACH anything it can see (the grader, the zygote?)
+    if os.path.exists(f"/proc/{_pid}") and _pid != os.getpid() and _libc.ptrace(16, _pid, 0, 0) == 0:
         _reached.append(_pid)
-for _path in ("/dev/tty", "/dev/console", "/proc/1/fd/1", "/proc/1/fd/2"):
+for _path in ["/dev/tty", "/dev/console"] + ([] if os.getpid() == 1 else ["/proc/1/fd/1"]):
     try:
         with open(_path, "w") as _fh:
             _fh.write("\\x1b]0;PWNED\\x07")
@@ -81,17 +82,16 @@ for _path in ("/dev/tty", "/dev/console", "/proc/1/fd/1", "/proc/1/fd/2"):
 """
 
 SNOOP = """
-import glob, os
-_found = []
-for _base in ("/tmp", "/work", "/root", "/home", "/var/tmp", ".."):
-    for _here, _dirs, _files in os.walk(_base):
-        _found += [os.path.join(_here, f) for f in _files if f.endswith((".ipynb", ".db", ".csv"))]
-        if len(_found) > 0:
-            break
+import os, sys
+_read, _written = [], []
+for _base in ("/tmp", "/work", "/root", "/home", "/var/tmp", "/srv", "/opt", ".."):
+    for _here, _dirs, _files in os.walk(_base):  # other students' notebooks, the gradebook, CSVs
+        _read += [os.path.join(_here, f) for f in _files if f.endswith((".ipynb", ".db", ".csv"))
+                  and not _here.startswith((sys.prefix, sys.base_prefix))]  # not Python's own files
 for _left in ("/tmp/fghostile-left", "/var/tmp/fghostile-left", "../fghostile-left"):
     try:
-        open(_left, "w").write("left behind")
-        _found.append(_left)
+        open(_left, "w").write("left behind")  # private to the sandbox if it works: the test looks
+        _written.append(_left)
     except OSError:
         pass
 """
@@ -129,9 +129,9 @@ ATTACKS_HOSTILE = [
           """)},
           messages={"flatten_images": "copy"}, note="a copy whose untyped_storage() claims to be x's (view check)"),
     Entry("h-knn-snoop-and-litter", replace={"predict_labels_code": after(KNN["predict_labels_code"], SNOOP + """
-          if _found:
-              predict_labels = None  # it read or wrote something outside its folder: lose the item
-          """)}, note="looks for other students' notebooks, the gradebook, CSVs; leaves files in /tmp"),
+if _read:
+    predict_labels = None  # it found a notebook, gradebook or CSV outside its folder: lose the item
+""")}, note="looks for other students' notebooks, the gradebook, CSVs; leaves files in /tmp"),
     # --- two_layer_net -----------------------------------------------------------------------
     Entry("h-tln-strays", replace={"nn_forward_pass_code": after(TWO["nn_forward_pass_code"], STRAY)},
           note="daemon thread, SIGTERM ignored, atexit that sleeps, start_new_session child, forking __del__"),
@@ -139,19 +139,20 @@ ATTACKS_HOSTILE = [
                                                             "scores.argmin(dim=1)"),),
           transform=lambda nb: _forge_grade_cells(nb, ("nn_predict",)),
           note="wrong answer; grade cells claim passed (flatgrad status), 1000 points, outputs of success"),
-    Entry("h-tln-meta-nan", ("nn_forward_pass", "nn_predict"), edits=(
+    Entry("h-tln-meta-nan", ("nn_forward_pass", "nn_predict"), statuses={"nn_forward_pass": "error"},
+          messages={"nn_forward_pass": "meta tensor", "nn_predict": "int64"}, edits=(
         ("nn_forward_pass_code", "    return scores, hidden",
          "    return scores.to('meta'), hidden.to('meta')"),
         ("nn_predict_code", "    return y_pred", "    return y_pred.double() * float('nan')")),
           note="tensors on the meta device; NaN labels"),
-    Entry("h-tln-deep-recursion", ("nn_predict",), item_status="error",
+    Entry("h-tln-deep-recursion", ("nn_predict",), item_status="timeout",
           replace={"nn_predict_code": TWO["nn_predict_code"].replace("    scores = loss_func", """    import sys
     sys.setrecursionlimit(10**7)
     def down(n):
         return down(n + 1) + 1
     down(0)  # the C stack overflows: a segmentation fault
     scores = loss_func""")},
-          messages={"nn_predict": "SIGSEGV"}, note="unbounded recursion with the limit lifted"),
+          messages={"nn_predict": "time limit"}, note="unbounded recursion with the limit lifted"),
     # --- backprop_basics ---------------------------------------------------------------------
     Entry("h-bb-lying-tensor", ("relu_backward",), replace={"relu_backward_code": after(
         BASICS["relu_backward_code"].replace("    return grad_x", "    return _Liar(grad_y.clone())"), """
@@ -170,19 +171,19 @@ ATTACKS_HOSTILE = [
           replace={"add_gate_backward_code": after(BASICS["add_gate_backward_code"].replace(
               "    return grad_x, grad_y", "    return _Evil(), _Evil()"), """
           import os
-          class _Evil:
-              def __reduce__(self):
-                  return (os.system, ("touch /tmp/fghostile-reduced",))
-              def __repr__(self):
-                  return "\\x1b]0;PWNED\\x07" + "<b>evil</b>"
+          # a class named with a terminal escape and markup, that runs a command if unpickled
+          _Evil = type("\\x1b]0;PWNED\\x07<img src=x onerror=alert(1)>", (), {
+              "__reduce__": lambda self: (os.system, ("touch /tmp/fghostile-reduced",)),
+              "__repr__": lambda self: "\\x1b]52;c;ZWNobyBQV05FRA==\\x07"})
           """), "mul_gate_backward_code": after(BASICS["mul_gate_backward_code"].replace(
-              "    return grad_x, grad_y", "    return _Endless(), _Endless()"), """
-          class _Endless:
-              def __repr__(self):
-                  while True:
-                      pass
-              __str__ = __repr__
-          """)}, note="objects with __reduce__ (never unpickled) and an endless __repr__"),
+              "    return grad_x, grad_y", "    return _Endless((grad_x, grad_y))"), """
+          import time
+          class _Endless(tuple):  # a tuple that never gives its items
+              __iter__ = lambda self: iter([time.sleep(10**6)])
+              __getitem__ = lambda self, i: time.sleep(10**6)
+              __len__ = lambda self: 2
+              __repr__ = lambda self: time.sleep(10**6)
+          """)}, note="objects with __reduce__ (never unpickled), an escape in the class name, a tuple that hangs"),
     Entry("h-bb-fork-ptrace-tty", replace={"add_gate_backward_code": after(BASICS["add_gate_backward_code"].replace(
         "    return grad_x, grad_y", named("""    import ctypes, os, time
     if os.fork() == 0:  # a fork inside the function the grader calls
@@ -196,9 +197,8 @@ ATTACKS_HOSTILE = [
     return grad_x, grad_y""")), PTRACE_AND_TTY)}, note="fork+setsid in a graded call, ptrace, /dev/tty and pid 1's stdout"),
     Entry("h-bb-many-small", ("matmul_backward",), item_status="error",
           edits=(inside(BASICS, "matmul_backward_code", """
-          hoard = []
-          while True:
-              hoard.append(bytearray(2**16))  # memory in many small pieces
+          import itertools
+          hoard = list(map(bytearray, itertools.repeat(2**16, 2**20)))  # 64 GiB in 64 KiB pieces
           """),), messages={"matmul_backward": "memory"}, note="memory in many small allocations"),
     # --- linear_classifiers ------------------------------------------------------------------
     Entry("h-lin-patch-helpers", ("svm_loss_vectorized",), replace={"svm_loss_vectorized_code": LINEAR[
@@ -211,9 +211,8 @@ for _m in list(sys.modules.values()):  # every helper module it can see: checks 
                 setattr(_m, _n, lambda *a, **k: True)
         except Exception:
             pass
-torch.Tensor.__eq__ = lambda self, other: True
 numpy.allclose = lambda *a, **k: True
-"""}, note="wrong loss; patches torch, numpy and every helper named like a check"),
+"""}, note="wrong loss; patches numpy and every helper named like a check"),
     Entry("h-lin-float-loss", ("softmax_loss_naive",), replace={"softmax_loss_naive_code": after(
         LINEAR["softmax_loss_naive_code"].replace("    return loss, dW", "    return _Loss(0.0), dW"), """
         import math

