@@ -140,6 +140,9 @@ def test_each_hostile_submission_gets_exactly_its_outcome(entry, hostile):
         pytest.skip("without root and Landlock the sandbox runs as the grader's user (said in the log)")
     _, _, checks, _, _ = hostile
     assert_exact_outcome(entry, checks, WHERE[entry.name])
+    maxima = {s: {item: r["max_score"] for (student, item), r in checks.items() if student == s}
+              for s in (entry.name, f"h-ref-{WHERE[entry.name]}")}
+    assert maxima[entry.name] == maxima[f"h-ref-{WHERE[entry.name]}"]  # forged points change no maximum
 
 
 def test_no_terminal_escape_or_markup_reaches_the_tas_files_log_or_pages(hostile):
