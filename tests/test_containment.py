@@ -526,3 +526,34 @@ def test_a_child_whose_parent_died_before_it_armed_the_signal_exits_under_a_subr
                           text=True, timeout=60)
     code, seconds = proc.stdout.split()
     assert code == "1" and float(seconds) < 20 and not proc.stderr, proc.stdout + proc.stderr
+
+
+ORPHANED_EARLY_LIFELINE = r"""
+import ctypes, os, sys, time
+sys.path.insert(0, {repo!r})
+from autograder.cleanroom.lifetime import die_with_parent
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+middle = os.fork()
+if middle == 0:
+    r, w = os.pipe()  # as the zygote's lifeline: only the parent holds the write end
+    if os.fork() == 0:
+        os.close(w)
+        time.sleep(0.5)  # the parent is gone before the child arms PR_SET_PDEATHSIG
+        die_with_parent(lifeline=r)
+        time.sleep(30)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(middle, 0)
+start = time.monotonic()
+pid, status = os.wait()
+print(os.waitstatus_to_exitcode(status), round(time.monotonic() - start, 1))
+"""
+
+
+def test_a_sandbox_whose_zygote_died_before_it_armed_the_signal_exits():
+    """As pid 1 of its PID namespace a sandbox sees getppid() == 0: the lifeline pipe tells."""
+    import subprocess
+    proc = subprocess.run([sys.executable, "-c", ORPHANED_EARLY_LIFELINE.format(repo=str(REPO))],
+                          capture_output=True, text=True, timeout=60)
+    code, seconds = proc.stdout.split()
+    assert code == "1" and float(seconds) < 20 and not proc.stderr, proc.stdout + proc.stderr
