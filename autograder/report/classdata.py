@@ -16,6 +16,7 @@ from urllib.parse import quote
 # CSV cells a spreadsheet would run are written with a leading "'": read back as written
 from ..grading.csvcells import plain_row
 from ..grading.itemrows import ItemResult as ItemRow  # one row of reports/checks.csv
+from ..grading.printable import visible
 from ..verdict import GRADED, NOT_SUBMITTED
 
 
@@ -76,7 +77,8 @@ def roster(root: Path) -> tuple[list[str], dict]:
         return [], {}
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{db}") as gb:
-        return [s.id for s in gb.students], {a.name: float(a.max_score) for a in gb.assignments}
+        # ids as the CSVs write them (control characters as escapes), so that one student is one row
+        return [visible(s.id) for s in gb.students], {a.name: float(a.max_score) for a in gb.assignments}
 
 
 def seconds_of(notebook: Path) -> float | None:

@@ -12,6 +12,7 @@ from html import escape
 
 from . import mistakes as wrong
 from . import plots, stats
+from ..grading.printable import visible
 from .classdata import NOT_SUBMITTED, ClassData
 
 STYLE = """
@@ -52,7 +53,9 @@ MOST_PER_ITEM = 3  # mistake classes listed per item (the most common; the rest 
 
 
 def esc(value) -> str:
-    return escape(str(value), quote=True)
+    """Text as HTML text: markup escaped, control characters (bidi overrides, terminal escapes)
+    shown as escapes."""
+    return escape(visible(str(value)), quote=True)
 
 
 def _hash(text: str) -> str:
