@@ -52,15 +52,20 @@ def train_cases() -> list:
     shapes = {"W1": (2, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}
     grads = {k: torch.linspace(-1, 1, math.prod(s), dtype=torch.float64).reshape(s) for k, s in shapes.items()}
     start = {k: torch.ones(s, dtype=torch.float64) for k, s in shapes.items()}
-    fake = RecordingLoss(grads)
     X = torch.arange(60, dtype=torch.float64)[:, None].repeat(1, 2)
     y = torch.arange(60) % 3
+    y_val = torch.zeros(6, dtype=torch.int64)  # fixed_prediction is right on all of them: accuracy 1.0
     seed(SEED)
     Xb, yb = blobs(300, SEED)
     Xv, yv = blobs(90, SEED + 1)
+    fake = [RecordingLoss(grads), RecordingLoss(grads)]
     return [Case("a loss with constant gradients (60 rows, batches of 20, 7 iterations)", names,
-                 ({k: v.clone() for k, v in start.items()}, fake, fixed_prediction, X, y, X[:6], y[:6],
-                  0.1, 0.5, 0.25, 7, 20), {"fake": fake}),
+                 ({k: v.clone() for k, v in start.items()}, fake[0], fixed_prediction, X, y, X[:6], y_val,
+                  0.1, 0.5, 0.25, 7, 20), {"fake": fake[0]}),
+            # 50 // 20 = 2 iterations per epoch: 50 / 20 = 2.5 or its ceiling 3 decay at other iterations
+            Case("the same, 50 rows (batches of 20 do not divide them: an epoch is 50 // 20 = 2 iterations)",
+                 names, ({k: v.clone() for k, v in start.items()}, fake[1], fixed_prediction, X[:50], y[:50],
+                         X[:6], y_val, 0.1, 0.5, 0.25, 7, 20), {"fake": fake[1]}),
             Case("three separable blobs", names,
                  (reference_init(2, 16, 3, dtype=torch.float64, std=0.5), reference_forward_backward,
                   reference_predict, Xb, yb, Xv, yv, 0.5, 0.95, 1e-4, 40, 50), {})]
@@ -114,6 +119,11 @@ def judge_schedule(case: Case, stats) -> str | None:
         return f"the learning rate should decay once per epoch ({epoch} iterations), decays at {decays}"
     if len(stats["val_acc_history"]) < T // epoch or len(stats["train_acc_history"]) != len(stats["val_acc_history"]):
         return "train_acc_history and val_acc_history need one entry per epoch"
+    y_val = case.args[6]
+    if any(abs(float(a) - 1.0) > 1e-6 for a in stats["val_acc_history"]):
+        return (f"val_acc_history is {[round(float(a), 3) for a in stats['val_acc_history']]}, but pred_func is "
+                f"right on every one of (X_val, y_val) here ({len(y_val)} points): the validation accuracy is "
+                "pred_func's accuracy on X_val against y_val, not on a training batch")
     return None
 
 
