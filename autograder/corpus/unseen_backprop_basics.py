@@ -44,9 +44,12 @@ STUDENTS = [
     Entry("ok-matmul-einsum", replace={MATMUL: MATMUL_EINSUM}),
     Entry("ok-copy-stack-max-masks", replace={COPY: COPY_STACK, MAX: MAX_MASKS}),
     Entry("bug-relu-masks-grad-y-in-place", ("relu_backward",), replace={RELU: RELU_IN_PLACE},
+          messages={"relu_backward": "changed its input grad_y in place"},
           note="grad_y zeroed in place and returned: the caller's upstream gradient is changed"),
     Entry("bug-copy-two-branches", ("copy_gate_backward",), replace={COPY: COPY_TWO_BRANCHES},
+          messages={"copy_gate_backward": "IndexError"},
           item_status="error", note="two branches hard-coded: one branch raises, four lose two"),
     Entry("bug-max-ties-to-y", ("max_gate_backward",), replace={MAX: MAX_TIES_TO_Y},
+          messages={"max_gate_backward": "ties x == y"},
           note="a tie goes to y; the notebook's convention gives it to x"),
 ]

@@ -66,9 +66,12 @@ STUDENTS = [
     Entry("ok-softmax-logsumexp-one-hot", replace={SMX_V: SOFTMAX_LOGSUMEXP}),
     Entry("ok-softmax-naive-numpy-inside", replace={SMX_N: SOFTMAX_NAIVE_NUMPY}),
     Entry("bug-sample-reseeds-every-call", ("sample_batch",), replace={SAMPLE: SAMPLE_RESEEDS},
+          messages={"sample_batch": "same batch"},
           note="torch.manual_seed(0) inside: every call returns the same batch, SGD sees one batch"),
     Entry("bug-train-samples-first-rows", ("train_linear_classifier",), edits=((TRAIN,) + TRAIN_SWAPPED_ARGS,),
+          messages={"train_linear_classifier": "first 11 of 60 rows"},
           note="sample_batch(X, y, batch_size, batch_size): only the first batch_size rows are ever drawn"),
     Entry("bug-svm-dw-aliases-w", ("svm_loss_vectorized",), edits=((SVM_V,) + SVM_DW_ALIASES_W,),
+          messages={"svm_loss_vectorized": "changed its input W in place"},
           note="dW = W, then dW *= 2 * reg: the right values, but W itself is scaled in place"),
 ]

@@ -58,9 +58,12 @@ STUDENTS = [
     # the docstring names the minibatch; the accuracy of all of X is a fair reading, and accepted
     Entry("ok-train-acc-on-all-rows", edits=((TRAIN,) + TRAIN_ACC_FULL,)),
     Entry("bug-train-epoch-float-division", ("nn_train",), edits=((TRAIN,) + EPOCH_FLOAT,),
+          messages={"nn_train": "once per epoch (2 iterations)"},
           note="num_train / batch_size: a float epoch; it % 2.5 == 0 decays at the wrong iterations"),
     Entry("bug-train-epoch-ceil", ("nn_train",), edits=((TRAIN,) + EPOCH_CEIL,),
+          messages={"nn_train": "once per epoch (2 iterations)"},
           note="ceil(num_train / batch_size) iterations per epoch: one too many when it does not divide"),
     Entry("bug-val-acc-on-batch", ("nn_train",), edits=((TRAIN,) + VAL_ACC_ON_BATCH,),
+          messages={"nn_train": "accuracy on X_val"},
           note="validation accuracy computed on the training minibatch"),
 ]
