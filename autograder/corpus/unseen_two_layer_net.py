@@ -1,6 +1,7 @@
 """two_layer_net students the first corpus did not have (issue "unseen"): right by another path
 (float32 inside, torch.where and F.one_hot, numpy in the forward pass) and wrong ones a lazy test
-passes (an epoch of N / batch_size or ceil iterations, validation accuracy of a training batch)."""
+passes (an epoch of N / batch_size or ceil iterations, validation accuracy of a training batch,
+the best net chosen on the training data)."""
 from __future__ import annotations
 
 from .notebooks import Entry
@@ -46,6 +47,10 @@ EPOCH_CEIL = ("iterations_per_epoch = max(num_train // batch_size, 1)",
               "iterations_per_epoch = -(-num_train // batch_size)  # ceil: a last, partial batch is an epoch too")
 TRAIN_ACC_FULL = ("train_acc = (pred_func(params, loss_func, X_batch) == y_batch)",
                   "train_acc = (pred_func(params, loss_func, X) == y)")
+BEST_BY_TRAINING = ("        if val_acc > best_val_acc:\n",
+                    "        train_acc = (nn_predict(params, nn_forward_backward, X_train) == y_train).float().mean().item()\n"
+                    "        if best_params is None or train_acc > best_train_acc:\n"
+                    "            best_train_acc = train_acc\n")
 VAL_ACC_ON_BATCH = ("val_acc = (pred_func(params, loss_func, X_val) == y_val)",
                     "val_acc = (pred_func(params, loss_func, X_batch) == y_batch)")
 
@@ -66,4 +71,7 @@ STUDENTS = [
     Entry("bug-val-acc-on-batch", ("nn_train",), edits=((TRAIN,) + VAL_ACC_ON_BATCH,),
           messages={"nn_train": "accuracy on X_val"},
           note="validation accuracy computed on the training minibatch"),
+    Entry("bug-find-best-by-training-accuracy", ("find_best_net",), edits=(("find_best_net_code",) + BEST_BY_TRAINING,),
+          messages={"find_best_net": "not the training set"},
+          note="keeps the net with the best training accuracy, not the best on the validation set"),
 ]
