@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from autograder.checks import items
 from autograder.checks.linear_classifiers import softmax_loss, svm_loss
 from autograder.checks.samples import KINK_MARGIN, away_from_kinks, hinge_margins, visible_reg
-from autograder.corpus import entries
+from autograder.corpus import entries, module
 from autograder.layout import assignments
 from autograder.corpus.notebooks import functions
 from autograder.kernel import check
@@ -169,3 +169,27 @@ def test_packing_keeps_every_bug_on_its_own_cells_and_items(assignment):
         items = [i for m in p.members for i in by_name[m].fails]
         assert len(cells) == len(set(cells)) and len(items) == len(set(items))
         p.notebook(assignment)  # every edit still applies
+
+
+UNSEEN = [(a, e) for a in assignments() for e in module(a).UNSEEN]
+
+
+def test_every_assignment_has_unseen_students_both_ways():
+    """Students written against the checks, not from them: 3 right by another path and 3 wrong
+    ones a lazy test passes, per assignment."""
+    for assignment in assignments():
+        names = [e.name for e in module(assignment).UNSEEN]
+        assert len([n for n in names if n.startswith("ok-")]) >= 3, assignment
+        assert len([n for n in names if n.startswith("bug-")]) >= 3, assignment
+
+
+@pytest.mark.parametrize("assignment,entry", [(a, e) for a, e in UNSEEN if e.fails],
+                         ids=lambda x: getattr(x, "name", x))
+def test_unseen_wrong_students_lose_their_item_saying_why(assignment, entry):
+    """Each wrong path loses its own item with the reason in the message (the other items of these
+    students are judged by test_entry_fails_exactly_its_items, which is slow)."""
+    ns = functions(entry.notebook(assignment))
+    for item, status in entry.expected().items():
+        verdict = check(assignment, item, ns.get(item))
+        assert verdict.status == status, (item, verdict)
+        assert entry.messages[item].lower() in verdict.message.lower(), verdict.message

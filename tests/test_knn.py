@@ -193,3 +193,56 @@ def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_o
     results = run_autograder(bundle, tmp_path / "bug", write("bug-predict-ties-to-largest"))
     assert [t["name"] for t in results["tests"] if t["status"] == "failed"] == ["predict_labels"]
     assert results["score"] == total_points(A, written=False) - 2.0  # predict_labels' points
+
+
+def test_einsum_sums_in_float32_stay_inside_the_tolerance_a_wrong_expansion_does_not():
+    """einsum("id,id->i") accumulates in order: at pixel scale, D = 3072, it is off by ~150 units
+    of eps * (||p||^2 + ||q||^2), where torch's sums stay < 1; tol_units(D) admits it, while a
+    missing factor 2 is off by a share of the scale itself."""
+    from autograder.checks.knn import tol_units
+    gen = torch.Generator().manual_seed(1)
+    p = torch.randint(0, 256, (20, 3072), generator=gen).float()
+    q = torch.randint(0, 256, (6, 3072), generator=gen).float()
+    P, Q = p.double(), q.double()
+    exact = ((P[:, None] - Q[None]) ** 2).sum(-1)
+    unit = torch.finfo(torch.float32).eps * ((P * P).sum(1)[:, None] + (Q * Q).sum(1)[None])
+    einsum = (torch.einsum("id,id->i", p, p)[:, None] + torch.einsum("jd,jd->j", q, q)[None]
+              - 2 * torch.einsum("id,jd->ij", p, q))
+    off = ((einsum.double() - exact).abs() / unit).max().item()
+    assert TOL_UNITS < off < tol_units(3072) / 2, off
+    half_cross = (P * P).sum(1)[:, None] + (Q * Q).sum(1)[None] - P @ Q.T
+    assert ((half_cross - exact).abs() / unit).min().item() > 100 * tol_units(3072)
+
+
+def test_votes_with_duplicates_at_the_kth_distance_accept_any_k_of_them_never_more():
+    from autograder.checks.knn_reference import possible_votes
+    d = torch.tensor([0.5, 1.0, 1.0, 3.0], dtype=torch.float64)
+    assert possible_votes(d, torch.tensor([5, 7, 7, 1]), 2) == {5}  # all three voting would give 7
+    assert possible_votes(d, torch.tensor([5, 2, 4, 1]), 2) == {2, 4}  # 5 and 2, or 5 and 4: a tie either way
+    assert possible_votes(d, torch.tensor([5, 2, 4, 1]), 3) == {2}  # no tie at the boundary: one answer
+    assert possible_votes(d, torch.tensor([5, 7, 7, 1]), 9) == {7}  # k > num_train: all vote
+
+
+def test_best_k_of_a_true_tie_whose_float_sums_differ_accepts_the_rounding_winner_too():
+    """The same fold accuracies in another order: exactly tied, but summed in order the later k
+    comes out 1.4e-14 higher (and in float32 too); an exact tie of representable sums stays strict."""
+    from autograder.checks.knn_voting import THIRD, best_k_answers
+    tie = {1: [THIRD * 2, 0.0, THIRD * 2, THIRD * 2, 100.0], 5: [THIRD * 2, 100.0, THIRD * 2, 0.0, THIRD * 2]}
+    assert sum(tie[5]) / 5 > sum(tie[1]) / 5
+    assert best_k(tie) == 1 and best_k_answers(tie) == {1, 5}
+    assert best_k_answers({10: [50.0, 60.0], 3: [60.0, 50.0], 5: [40.0, 40.0]}) == {3}
+    assert best_k_answers({1: [76.0, 76.8], 3: [76.1, 76.8]}) == {3}
+
+
+def test_accuracy_in_float32_percent_is_accepted_a_fraction_is_not():
+    """(y_pred == y_test).float().mean() * 100 is 66.66666865 for 2 of 3: 2e-6 off, and right."""
+    from autograder.calls import Outcome
+    from autograder.checks.item import Case
+    from autograder.checks.knn_voting import judge_classifier
+    x, y = torch.eye(3, dtype=torch.float64), torch.tensor([0, 1, 1])
+    case = Case("three points", ("x_train", "y_train", "x_test", "y_test", "k"), (x, y, x, torch.tensor([0, 1, 0]), 1))
+    y_pred = ReferenceKnn(x, y).predict(x)
+    float32 = torch.tensor(2 / 3, dtype=torch.float32).item() * 100
+    assert abs(float32 - 200 / 3) > 1e-6
+    assert judge_classifier(case, Outcome(value=(y_pred, float32))) is None
+    assert "fraction" in judge_classifier(case, Outcome(value=(y_pred, 2 / 3)))

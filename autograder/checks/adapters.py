@@ -62,6 +62,13 @@ def graph_adapter(cls):
     return run
 
 
+def twice_adapter(fn):
+    """Call fn twice on the same inputs: a sampler must draw a new batch on every call."""
+    def run(*args):
+        return fn(*args), fn(*args)
+    return run
+
+
 def layout_adapter(fn):
     """knn: call fn on x in the case's memory layout, made here (strides do not cross the clean
     room); return (what fn returned, whether it shares x's memory)."""

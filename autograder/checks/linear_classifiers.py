@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..calls import seed
 from .record import Record
-from .adapters import shipped
+from .adapters import shipped, twice_adapter
 from .item import Case, Item
 from .. import gradcheck
 from . import causes, search
@@ -120,7 +120,18 @@ def sample_cases() -> list:
 
 
 def judge_sample(case: Case, outcome) -> str | None:
-    value = outcome.value
+    """outcome.value: the results of two calls on the same inputs (twice_adapter)."""
+    first, second = outcome.value
+    if problem := judge_batch(case, first):
+        return problem
+    if (case.args[3] > 50 and isinstance(second, (tuple, list)) and torch.is_tensor(second[0])
+            and torch.equal(first[0], second[0])):
+        return ("two calls returned the same batch: each call must draw new random rows (SGD would "
+                "see one batch only); do not reseed the generator (torch.manual_seed) inside")
+    return None
+
+
+def judge_batch(case: Case, value) -> str | None:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         return f"should return (X_batch, y_batch), got {type(value).__name__}"
     X, y, _, batch = case.args
@@ -234,6 +245,10 @@ def judge_constant_gradient(case: Case, W, history) -> str | None:
             return "loss_func got labels that do not belong to the sampled rows"
         if reg_seen != reg:
             return f"loss_func got reg={reg_seen}, expected the reg passed in ({reg})"
+    drawn = torch.cat([rows for _, rows, _, _ in fake.calls])
+    if drawn.max() < X.shape[0] // 2:
+        return (f"every batch came from the first {int(drawn.max()) + 1} of {X.shape[0]} rows: sample from "
+                "all of them (sample_batch(X, y, num_train, batch_size) with num_train = X.shape[0])")
     if [float(h) for h in history] != [float(i) for i in range(T)]:
         return "loss_history should hold the loss of each iteration, in order"
     expected = W0 - lr * T * G
@@ -279,7 +294,7 @@ ITEMS = {
     "softmax_loss_naive": loss_item("softmax_loss_naive", softmax_loss, hinge=False, vectorized=False),
     "softmax_loss_vectorized": loss_item("softmax_loss_vectorized", softmax_loss, hinge=False,
                                          vectorized=True),
-    "sample_batch": Item("sample_batch", sample_cases, judge_sample,
+    "sample_batch": Item("sample_batch", sample_cases, judge_sample, adapter=twice_adapter,
                          passed="samples matching rows with replacement"),
     "train_linear_classifier": Item("train_linear_classifier", train_cases, judge_train,
                                     helpers={"sample_batch": reference_sample_batch}, updates=("W",),

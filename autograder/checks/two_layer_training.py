@@ -52,15 +52,20 @@ def train_cases() -> list:
     shapes = {"W1": (2, 4), "b1": (4,), "W2": (4, 3), "b2": (3,)}
     grads = {k: torch.linspace(-1, 1, math.prod(s), dtype=torch.float64).reshape(s) for k, s in shapes.items()}
     start = {k: torch.ones(s, dtype=torch.float64) for k, s in shapes.items()}
-    fake = RecordingLoss(grads)
     X = torch.arange(60, dtype=torch.float64)[:, None].repeat(1, 2)
     y = torch.arange(60) % 3
+    y_val = torch.zeros(6, dtype=torch.int64)  # fixed_prediction is right on all of them: accuracy 1.0
     seed(SEED)
     Xb, yb = blobs(300, SEED)
     Xv, yv = blobs(90, SEED + 1)
+    fake = [RecordingLoss(grads), RecordingLoss(grads)]
     return [Case("a loss with constant gradients (60 rows, batches of 20, 7 iterations)", names,
-                 ({k: v.clone() for k, v in start.items()}, fake, fixed_prediction, X, y, X[:6], y[:6],
-                  0.1, 0.5, 0.25, 7, 20), {"fake": fake}),
+                 ({k: v.clone() for k, v in start.items()}, fake[0], fixed_prediction, X, y, X[:6], y_val,
+                  0.1, 0.5, 0.25, 7, 20), {"fake": fake[0]}),
+            # 50 // 20 = 2 iterations per epoch: 50 / 20 = 2.5 or its ceiling 3 decay at other iterations
+            Case("the same, 50 rows (batches of 20 do not divide them: an epoch is 50 // 20 = 2 iterations)",
+                 names, ({k: v.clone() for k, v in start.items()}, fake[1], fixed_prediction, X[:50], y[:50],
+                         X[:6], y_val, 0.1, 0.5, 0.25, 7, 20), {"fake": fake[1]}),
             Case("three separable blobs", names,
                  (reference_init(2, 16, 3, dtype=torch.float64, std=0.5), reference_forward_backward,
                   reference_predict, Xb, yb, Xv, yv, 0.5, 0.95, 1e-4, 40, 50), {})]
@@ -114,6 +119,11 @@ def judge_schedule(case: Case, stats) -> str | None:
         return f"the learning rate should decay once per epoch ({epoch} iterations), decays at {decays}"
     if len(stats["val_acc_history"]) < T // epoch or len(stats["train_acc_history"]) != len(stats["val_acc_history"]):
         return "train_acc_history and val_acc_history need one entry per epoch"
+    y_val = case.args[6]
+    if any(abs(float(a) - 1.0) > 1e-6 for a in stats["val_acc_history"]):
+        return (f"val_acc_history is {[round(float(a), 3) for a in stats['val_acc_history']]}, but pred_func is "
+                f"right on every one of (X_val, y_val) here ({len(y_val)} points): the validation accuracy is "
+                "pred_func's accuracy on X_val against y_val, not on a training batch")
     return None
 
 
@@ -204,10 +214,13 @@ def best_net_cases() -> list:
     seed(SEED)
     X, y = blobs(240, SEED)
     Xv, yv = blobs(90, SEED + 1)
-    data = {"X_train": X, "y_train": y, "X_val": Xv, "y_val": yv}
-    grid = lambda: ([1.0, 0.0], [8], [1e-4], [0.95])  # noqa: E731  (lr 0 learns nothing)
-    return [Case("two combinations on separable blobs, learning rates 1 and 0", ("data_dict", "get_param_set_fn"),
-                 (data, grid), {})]
+    # validation labels shifted by one class: the net that learns the training blobs (lr 1) is the
+    # worst on validation, so a search that keeps the best on the training data picks the wrong one
+    data = {"X_train": X, "y_train": y, "X_val": Xv, "y_val": (yv + 1) % 3}
+    grid = lambda: ([0.0, 1.0], [8], [1e-4], [0.95])  # noqa: E731  (lr 0 learns nothing)
+    return [Case("two combinations, learning rates 0 and 1, on blobs whose validation labels are shifted by "
+                 "one class (the net that learns the training set is the worse one on validation)",
+                 ("data_dict", "get_param_set_fn"), (data, grid), {})]
 
 
 def judge_best_net(case: Case, outcome) -> str | None:
@@ -227,5 +240,5 @@ def judge_best_net(case: Case, outcome) -> str | None:
     best = max(acc for _, acc in TRAINED)
     if actual < best - 1e-9:
         return (f"returned a net with validation accuracy {actual:.3f}, but one of the nets trained "
-                f"scored {best:.3f}: keep the best")
+                f"scored {best:.3f}: keep the best on the validation set (X_val, y_val), not the training set")
     return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .notebooks import Entry
+from .unseen_backprop_basics import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
 
 BUGS = [
     Entry("bug-circuit-wrong-local-gradient", ("circuit_forward_backward",),
@@ -77,5 +78,5 @@ ITEMS = ("circuit_forward_backward", "add_gate_backward", "mul_gate_backward", "
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release")]
 
-ENTRIES = BUGS + CORRECT + BROKEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
 DEMO = ["ok-reference", "blank-release", "bug-relu-mask-from-upstream"]

@@ -3,6 +3,7 @@ solutions and their forum threads) and correct variants written differently."""
 from __future__ import annotations
 
 from .notebooks import Entry
+from .unseen_knn import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
 
 FLAT, TWO, ONE, NONE = ("flatten_images_code", "compute_distances_two_loops_code",
                         "compute_distances_one_loop_code", "compute_distances_no_loops_code")
@@ -153,6 +154,6 @@ ITEMS = ("flatten_images", "compute_distances_two_loops", "compute_distances_one
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release: every stub raises")]
 
-ENTRIES = BUGS + CORRECT + BROKEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
 DEMO = ["ok-reference", "blank-release", "bug-no-loops-broadcast", "bug-predict-ties-to-largest",
         "bug-cv-tests-on-training-rows"]

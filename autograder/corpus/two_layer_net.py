@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .notebooks import Entry
+from .unseen_two_layer_net import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
 
 FB, FWD, TRAIN = "nn_forward_backward_code", "nn_forward_pass_code", "nn_train_code"
 
@@ -95,5 +96,5 @@ ITEMS = ("nn_forward_pass", "nn_forward_backward", "nn_train", "nn_predict", "nn
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release")]
 
-ENTRIES = BUGS + CORRECT + BROKEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
 DEMO = ["ok-reference", "blank-release", "bug-relu-mask-from-upstream"]
