@@ -73,7 +73,7 @@ def test_library_distances_and_loops_cost_their_items():
         return torch.cdist(x_train.flatten(1), x_test.flatten(1)) ** 2
     verdict = check(A, "compute_distances_one_loop", compute_distances_one_loop)
     assert verdict.status == "failed" and "torch.cdist" in verdict.message
-    def compute_distances_two_loops(x_train, x_test):  # noqa: E306
+    def compute_distances_two_loops(x_train, x_test):  # noqa: E306 (the second variant, right after the first's assert)
         p, q = x_train.flatten(1), x_test.flatten(1)
         return torch.stack([(p - q[j]).norm(dim=1) ** 2 for j in range(len(q))], 1)
     verdict = check(A, "compute_distances_two_loops", compute_distances_two_loops)
@@ -187,7 +187,7 @@ def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_o
     bundle = tmp_path / "knn.zip"
     bundle.write_bytes((REPO / "build" / "gradescope" / f"{A}.zip").read_bytes())
     assert "autograder/checks/knn_reference.py" in zipfile.ZipFile(bundle).namelist()
-    write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731
+    write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731 (one submission writer per corpus entry)
     results = run_autograder(bundle, tmp_path / "ok", write("ok-reference"))
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) == total_points(A, written=False)
     results = run_autograder(bundle, tmp_path / "bug", write("bug-predict-ties-to-largest"))

@@ -137,7 +137,7 @@ def test_a_hostile_student_id_is_text_and_runs_nothing(course, shown, student):
 
 def test_columns_sort_on_click(shown):
     page, _ = shown
-    totals = lambda: page.eval_on_selector_all(  # noqa: E731
+    totals = lambda: page.eval_on_selector_all(  # noqa: E731 (read again after each click)
         "#students tbody tr", "trs => trs.map(tr => +tr.cells[1].dataset.sort)")
     page.click("#students thead th:nth-child(2) button")
     assert totals() == sorted(totals())

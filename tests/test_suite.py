@@ -62,3 +62,25 @@ def test_the_grading_test_finder_can_fail():
     tree = ast.parse("def graded():\n    return make_grade('c')\n\n\ndef test_x(graded):\n    pass\n\n\n"
                      "def test_y():\n    pass\n")
     assert grading_tests(tree) == ["test_x"]
+
+
+def bare_noqa(source: str) -> list[int]:
+    """Lines whose `# noqa: CODES` comment gives no reason after the codes (comments only:
+    a noqa inside a string, e.g. a config file the code writes, is that file's business)."""
+    import io
+    import re
+    import tokenize
+    return [tok.start[0] for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT and re.search(r"noqa(:\s*[A-Z]+[0-9]+(,\s*[A-Z]+[0-9]+)*)?\s*$", tok.string)]
+
+
+@pytest.mark.parametrize("folder", ["autograder", "bench", "tests", "data"])
+def test_every_noqa_says_why(folder):
+    """ruff's noqa is allowed where a comment says why (issue 14): `# noqa: E402 (sys.path set above)`."""
+    bare = [f"{p.relative_to(TESTS.parent)}:{n}" for p in sorted((TESTS.parent / folder).rglob("*.py"))
+            for n in bare_noqa(p.read_text())]
+    assert not bare, f"a noqa without a reason: {bare}"
+
+
+def test_the_noqa_finder_can_fail():
+    assert bare_noqa("x = 1  # noqa: E731\ny = 2  # noqa: E731  (why)\nz = '# noqa: F821'\nw = 3  # noqa\n") == [1, 4]
