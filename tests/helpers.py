@@ -96,6 +96,37 @@ def checkout_zygotes(own: bool = False) -> list[str]:
     return found
 
 
+# --- the shared class: one make grade serves several modules (conftest's shared_class) ----
+
+def real_code_class() -> tuple[list, list]:
+    """test_real_code's students: (packs of real-code variants, rules variants), each a list of
+    (assignment, entry)."""
+    from autograder.corpus import real_code
+    from autograder.corpus.notebooks import pack
+    packs = [(a, p) for a in real_code.ENTRIES for p in pack(real_code.entries(a, rules=False), prefix=f"rc-{a[:3]}")]
+    return packs, [(a, e) for a, entries in real_code.RULES.items() for e in entries]
+
+
+def rule_variants_class() -> list:
+    """test_rule_variants' students: the rule variants packed, (assignment, packed entry)."""
+    from autograder.corpus.notebooks import pack
+    from autograder.corpus.rule_variants import ENTRIES
+    return [(a, e) for a, entries in ENTRIES.items() for e in pack(entries, prefix=f"rules-{a}")]
+
+
+def pages_class() -> list:
+    """test_pages_browser's students: the XSS payloads and an honest student."""
+    from autograder.corpus import entries
+    from autograder.corpus.attacks_intake import A, XSS
+    return [(A, e) for e in XSS + [e for e in entries(A) if e.name == "ok-reference"]]
+
+
+def shared_class() -> list:
+    """Every student of the shared class (all in the default configuration, names distinct)."""
+    packs, rules = real_code_class()
+    return packs + rules + rule_variants_class() + pages_class()
+
+
 # --- a graded course folder written by hand, for the class-report tests ----------------------
 
 def write_csv(path: Path, columns, rows) -> None:

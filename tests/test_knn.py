@@ -15,7 +15,6 @@ from autograder.checks.knn_reference import (ReferenceKnn, ambiguous, digits_acc
                                              expected_folds, reference_distances, reference_predict_labels)
 from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits
-from autograder.cleanroom.zygote import Zygote
 from autograder.corpus import entries
 from autograder.corpus.notebooks import answers, functions, read
 from autograder.grading.cleanroomgrade import CleanRoomGrade
@@ -92,13 +91,6 @@ def test_memory_case_exceeds_the_sandbox_cap_while_the_expansion_fits():
     assert "(num_train, num_test, D)" in case.label and "expansion" in case.label
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
-    yield z
-    z.close()
-
-
 def test_broadcast_no_loops_fails_in_the_clean_room_saying_why(zygote):
     """Through the real clean room (memory capped): the broadcast loses its item with a message
     that names the (num_train, num_test, D) tensor and the expansion; everything else passes."""
@@ -110,7 +102,7 @@ def test_broadcast_no_loops_fails_in_the_clean_room_saying_why(zygote):
     sources = answers(A)
     for gid, old, new in bug.edits:
         sources[gid] = sources[gid].replace(old, new)
-    verdicts = grade_notebook(A, sources, given, files, zygote, None).verdicts
+    verdicts = grade_notebook(A, sources, given, files, zygote(), None).verdicts  # the session's (conftest)
     memory = verdicts["compute_distances_no_loops"]
     assert memory.status == "error" and "(num_train, num_test, D)" in memory.message, memory
     assert "expansion" in memory.message
