@@ -69,7 +69,7 @@ def grade_source(zygote):
 def shared_class(tmp_path_factory):
     """One class in the default configuration, graded once by `make grade` for the modules whose
     students it holds (helpers.shared_class: test_real_code, test_rule_variants,
-    test_pages_browser): each make grade pays its start-up, report and class report whatever
+    test_pages_browser, test_report_browser): each make grade pays its start-up, report and class report whatever
     the class size, so one class is cheaper than three. The course, make grade's result and
     checks.csv's rows by (student, assignment, item)."""
     from helpers import make_grade, read_csv, shared_class as students

@@ -121,10 +121,32 @@ def pages_class() -> list:
     return [(A, e) for e in XSS + [e for e in entries(A) if e.name == "ok-reference"]]
 
 
+def report_class() -> list:
+    """test_report_browser's students: four linear_classifiers notebooks (one correct, two bugs,
+    one of them under an id that is HTML, the blank release under an id that is a spreadsheet
+    formula) and one backprop_basics notebook, so its other assignments count as not submitted."""
+    import dataclasses
+
+    from autograder.corpus import entries
+
+    def entry(assignment, name):
+        return next(e for e in entries(assignment) if e.name == name)
+    a = "linear_classifiers"
+    return [(a, entry(a, "ok-reference")), (a, entry(a, "bug-svm-vec-no-reg-in-loss")),
+            (a, dataclasses.replace(entry(a, "bug-softmax-naive-missing-minus-one"), name=HOSTILE)),
+            (a, dataclasses.replace(entry(a, "blank-release"), name=FORMULA)),
+            ("backprop_basics", entry("backprop_basics", "ok-reference"))]
+
+
 def shared_class() -> list:
-    """Every student of the shared class (all in the default configuration, names distinct)."""
+    """Every student of the shared class (all in the default configuration), each (assignment,
+    student) once: the modules' lists may share an honest student."""
     packs, rules = real_code_class()
-    return packs + rules + rule_variants_class() + pages_class()
+    students = {}
+    for assignment, entry in packs + rules + rule_variants_class() + pages_class() + report_class():
+        assert students.setdefault((assignment, entry.name), entry) == entry, (assignment, entry.name)
+        students[(assignment, entry.name)] = entry
+    return [(a, e) for (a, _), e in students.items()]
 
 
 # --- a graded course folder written by hand, for the class-report tests ----------------------
