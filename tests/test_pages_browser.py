@@ -43,6 +43,8 @@ def visit(browser, html_path, uri: str | None = None) -> dict:
                 elements = _all(page, selector)
                 if k < len(elements):
                     try:
+                        if not elements[k].is_visible():  # no reader can poke it: not 0.5 s of waiting
+                            continue
                         elements[k].hover(timeout=500)
                         elements[k].click(timeout=500, no_wait_after=True)
                     except Exception:  # noqa: BLE001 (hidden, detached, or the page navigated)
