@@ -145,7 +145,6 @@ def shared_class() -> list:
     students = {}
     for assignment, entry in packs + rules + rule_variants_class() + pages_class() + report_class():
         assert students.setdefault((assignment, entry.name), entry) == entry, (assignment, entry.name)
-        students[(assignment, entry.name)] = entry
     return [(a, e) for (a, _), e in students.items()]
 
 
