@@ -56,7 +56,7 @@ contract: $(STAMP) ## check each assignment's notebook, checks and corpus agree 
 	$(PY) -m autograder contract $(A)
 
 test: $(STAMP) ## run the whole test suite (unit, corpus through make grade, browsers, release checks)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP) ## unit and check tests only: no make grade, nbgrader run, notebook, browser or GPU (< 1 min)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not browser and not cuda"

@@ -32,12 +32,12 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as bench/<name>.py
-from autograder import gradcheck as gc  # noqa: E402
-from autograder.checks import linear_classifiers as lin, two_layer_net as tln  # noqa: E402
-from autograder.checks.samples import away_from_kinks, relu_net_point, visible_reg, visible_reg_params  # noqa: E402
-from autograder.checks.two_layer_reference import forward, loss as net_loss  # noqa: E402
-from autograder.corpus import entries  # noqa: E402
-from autograder.corpus.notebooks import functions  # noqa: E402
+from autograder import gradcheck as gc  # noqa: E402 (sys.path set above)
+from autograder.checks import linear_classifiers as lin, two_layer_net as tln  # noqa: E402 (sys.path set above)
+from autograder.checks.samples import away_from_kinks, relu_net_point, visible_reg, visible_reg_params  # noqa: E402 (sys.path set above)
+from autograder.checks.two_layer_reference import forward, loss as net_loss  # noqa: E402 (sys.path set above)
+from autograder.corpus import entries  # noqa: E402 (sys.path set above)
+from autograder.corpus.notebooks import functions  # noqa: E402 (sys.path set above)
 
 LINEAR = {"svm_loss_naive": lin.svm_loss, "svm_loss_vectorized": lin.svm_loss,
           "softmax_loss_naive": lin.softmax_loss, "softmax_loss_vectorized": lin.softmax_loss}
@@ -149,7 +149,7 @@ def point(item, sizes):
         return (lambda q: net_loss(q, X, y, reg)), P, tln.SEED, lambda fn: lambda q: fn(q, X, y, reg)
     W, X, y = away_from_kinks(N, D, C, seed=lin.SEED, hinge=item.startswith("svm"))
     reg = visible_reg(LINEAR[item], W, X, y)
-    bind = lambda fn: lambda q: (lambda value, dW: (value, {"W": dW}))(*fn(q["W"], X, y, reg))  # noqa: E731
+    bind = lambda fn: lambda q: (lambda value, dW: (value, {"W": dW}))(*fn(q["W"], X, y, reg))  # noqa: E731 (binds X, y and reg)
     return (lambda q: LINEAR[item](q["W"], X, y, reg)), {"W": W}, lin.SEED, bind
 
 

@@ -84,7 +84,7 @@ def nbgrader_alone(course: Path, source: Path, per_assignment: int) -> dict:
     for student in students:
         shutil.copytree(source / student, course / "submitted" / student)
     env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=env,  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course, env=env,  # noqa: E731 (nbgrader's command line in the course, with its env)
                                     capture_output=True, text=True)
     for assignment in assignments():  # not timed: the gradebook entry both graders need first
         run("generate_assignment", assignment, "--force", "--CourseDirectory.release_directory=build/release")

@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as bench/<name>.py
-from autograder.corpus import entries  # noqa: E402
-from autograder.corpus.notebooks import functions  # noqa: E402
+from autograder.corpus import entries  # noqa: E402 (sys.path set above)
+from autograder.corpus.notebooks import functions  # noqa: E402 (sys.path set above)
 
 N, D, C, H = 128, 3073, 10, 100
 REG = 1e-3

@@ -26,8 +26,8 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also runnable as bench/<name>.py
-from autograder.corpus.notebooks import answers, fill, release_notebook  # noqa: E402
-from autograder.layout import REPO, assignments  # noqa: E402
+from autograder.corpus.notebooks import answers, fill, release_notebook  # noqa: E402 (sys.path set above)
+from autograder.layout import REPO, assignments  # noqa: E402 (sys.path set above)
 
 TARGET_S = 120.0
 CLOSED_PORT = "http://127.0.0.1:9"  # discard: nothing listens, a connection is refused at once

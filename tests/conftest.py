@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -62,6 +63,24 @@ def grade_source(zygote):
         return grade_notebook(assignment, {**answers(assignment), **(replace or {})}, given, files,
                               zygote(), limits)
     return grade
+
+
+@pytest.fixture(scope="session")
+def shared_class(tmp_path_factory):
+    """One class in the default configuration, graded once by `make grade` for the modules whose
+    students it holds (helpers.shared_class: test_real_code, test_rule_variants,
+    test_pages_browser, test_report_browser): each make grade pays its start-up, report and class report whatever
+    the class size, so one class is cheaper than three. The course, make grade's result and
+    checks.csv's rows by (student, assignment, item)."""
+    from helpers import make_grade, read_csv, shared_class as students
+    course = tmp_path_factory.mktemp("shared-class")
+    for assignment, entry in students():
+        entry.write(course / "submitted", assignment)
+    proc = make_grade(course)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_csv(course / "reports" / "checks.csv")
+    return SimpleNamespace(course=course, proc=proc,
+                           checks={(r["student_id"], r["assignment"], r["item"]): r for r in rows})
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -77,6 +77,77 @@ def assert_exact_outcome(entry, checks, assignment, manual=("not_run", "error"))
             assert row["status"] == "passed" and row["score"] == row["max_score"], (entry.name, row)
 
 
+def checkout_zygotes(own: bool = False) -> list[str]:
+    """Clean-room zygotes run by this checkout's interpreter (REPO/.venv): a grading in another
+    checkout on the same machine is none of our business. own=False leaves out the zygotes
+    this test process started itself (the session's)."""
+    venv = str(REPO / ".venv") + os.sep
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().decode(errors="replace").split("\0")
+            with open(f"/proc/{pid}/stat") as fh:  # the field after the ")" of the name: state, ppid
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if "autograder.cleanroom.zygote" in argv and argv[0].startswith(venv) and (own or ppid != os.getpid()):
+            found.append(f"{pid}: {' '.join(argv)[:200]}")
+    return found
+
+
+# --- the shared class: one make grade serves several modules (conftest's shared_class) ----
+
+def real_code_class() -> tuple[list, list]:
+    """test_real_code's students: (packs of real-code variants, rules variants), each a list of
+    (assignment, entry)."""
+    from autograder.corpus import real_code
+    from autograder.corpus.notebooks import pack
+    packs = [(a, p) for a in real_code.ENTRIES for p in pack(real_code.entries(a, rules=False), prefix=f"rc-{a[:3]}")]
+    return packs, [(a, e) for a, entries in real_code.RULES.items() for e in entries]
+
+
+def rule_variants_class() -> list:
+    """test_rule_variants' students: the rule variants packed, (assignment, packed entry)."""
+    from autograder.corpus.notebooks import pack
+    from autograder.corpus.rule_variants import ENTRIES
+    return [(a, e) for a, entries in ENTRIES.items() for e in pack(entries, prefix=f"rules-{a}")]
+
+
+def pages_class() -> list:
+    """test_pages_browser's students: the XSS payloads and an honest student."""
+    from autograder.corpus import entries
+    from autograder.corpus.attacks_intake import A, XSS
+    return [(A, e) for e in XSS + [e for e in entries(A) if e.name == "ok-reference"]]
+
+
+def report_class() -> list:
+    """test_report_browser's students: four linear_classifiers notebooks (one correct, two bugs,
+    one of them under an id that is HTML, the blank release under an id that is a spreadsheet
+    formula) and one backprop_basics notebook, so its other assignments count as not submitted."""
+    import dataclasses
+
+    from autograder.corpus import entries
+
+    def entry(assignment, name):
+        return next(e for e in entries(assignment) if e.name == name)
+    a = "linear_classifiers"
+    return [(a, entry(a, "ok-reference")), (a, entry(a, "bug-svm-vec-no-reg-in-loss")),
+            (a, dataclasses.replace(entry(a, "bug-softmax-naive-missing-minus-one"), name=HOSTILE)),
+            (a, dataclasses.replace(entry(a, "blank-release"), name=FORMULA)),
+            ("backprop_basics", entry("backprop_basics", "ok-reference"))]
+
+
+def shared_class() -> list:
+    """Every student of the shared class (all in the default configuration), each (assignment,
+    student) once: the modules' lists may share an honest student."""
+    packs, rules = real_code_class()
+    students = {}
+    for assignment, entry in packs + rules + rule_variants_class() + pages_class() + report_class():
+        assert students.setdefault((assignment, entry.name), entry) == entry, (assignment, entry.name)
+    return [(a, e) for (a, _), e in students.items()]
+
+
 # --- a graded course folder written by hand, for the class-report tests ----------------------
 
 def write_csv(path: Path, columns, rows) -> None:

@@ -147,7 +147,7 @@ def test_helper_files_are_imported_from_the_bytecode_the_grader_ships(tmp_path):
     (tmp_path / path).parent.mkdir()
     (tmp_path / path).write_bytes(data[:16] + marshal.dumps(compile("X = 2\n", "helper.py", "exec")))
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")  # as in the sandbox
-    read = lambda: subprocess.run([sys.executable, "-c", "import helper; print(helper.X)"], cwd=tmp_path,  # noqa: E731
+    read = lambda: subprocess.run([sys.executable, "-c", "import helper; print(helper.X)"], cwd=tmp_path,  # noqa: E731 (the same run, before and after the source changes)
                                   env=env, capture_output=True, text=True).stdout.strip()
     assert read() == "2"  # the shipped bytecode ran
     (tmp_path / "helper.py").write_bytes(b"X = 3\n")

@@ -16,7 +16,7 @@ import torch
 DATA_DIR = Path(__file__).parents[1] / "data"
 sys.path.insert(0, str(DATA_DIR))
 
-import flatgrad_data as fd  # noqa: E402
+import flatgrad_data as fd  # noqa: E402 (sys.path set above)
 
 ROWS = 10  # rows per fake CIFAR batch
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

@@ -136,7 +136,7 @@ def test_grad_check_accepts_a_loss_computed_in_float32(capsys, rng):
     X = torch.randn(20, 8, dtype=torch.float64, generator=rng)
     y = torch.randint(0, 5, (20,), generator=rng)
     W = 0.3 * torch.randn(8, 5, dtype=torch.float64, generator=rng)
-    f32 = lambda W_: softmax_loss(W_.float(), X.float(), y, 0.1).double()  # noqa: E731
+    f32 = lambda W_: softmax_loss(W_.float(), X.float(), y, 0.1).double()  # noqa: E731 (a one-line loss, named for the asserts)
     grad = autograd_gradient(lambda W_, *a: softmax_loss(W_.float(), X.float(), y, 0.1), W).double()
     assert gradcheck.float32_inside(f32, W) and not gradcheck.float32_inside(lambda W_: softmax_loss(W_, X, y, 0.1), W)
     assert gradcheck.grad_check(f32, W, grad), capsys.readouterr().out
@@ -149,8 +149,8 @@ def test_gradient_checks_split_reg_and_skip_a_wrong_loss(capsys, rng):
     X = torch.randn(20, 8, dtype=torch.float64, generator=rng)
     y = torch.randint(0, 5, (20,), generator=rng)
     W = 0.3 * torch.randn(8, 5, dtype=torch.float64, generator=rng)
-    loss = lambda p, r: softmax_loss(p["W"], X, y, r)  # noqa: E731
-    half = lambda p, r: autograd_gradient(softmax_loss, p["W"], X, y, r) - r * p["W"]  # noqa: E731
+    loss = lambda p, r: softmax_loss(p["W"], X, y, r)  # noqa: E731 (one-line loss and gradient, named for the asserts)
+    half = lambda p, r: autograd_gradient(softmax_loss, p["W"], X, y, r) - r * p["W"]  # noqa: E731 (one-line loss and gradient, named for the asserts)
     assert not gradcheck.gradient_checks(loss, half, {"W": W}, 0.5)
     out = capsys.readouterr().out
     assert "OK at reg = 0.0" in out and "WRONG at reg = 0.5" in out and "HINT: right at reg = 0" in out

@@ -113,7 +113,7 @@ def test_regrading_one_student_changes_only_their_rows(graded):
     assert proc.returncode == 0, proc.stderr[-2000:]
     after = {name: (course / name).read_text().splitlines() for name in files}
     # grades.csv too: its statuses come from the run, plus the rows kept from the earlier run
-    mine = lambda line: line.startswith(target + ",") or f",{target}," in line  # noqa: E731
+    mine = lambda line: line.startswith(target + ",") or f",{target}," in line  # noqa: E731 (a predicate for filter())
     for name in files:
         assert [l for l in before[name] if not mine(l)] == [l for l in after[name] if not mine(l)], name
         assert sorted(filter(mine, before[name])) == sorted(filter(mine, after[name])), name

@@ -15,7 +15,6 @@ from autograder.checks.knn_reference import (ReferenceKnn, ambiguous, digits_acc
                                              expected_folds, reference_distances, reference_predict_labels)
 from autograder.cleanroom.runner import grade_notebook
 from autograder.cleanroom.session import Limits
-from autograder.cleanroom.zygote import Zygote
 from autograder.corpus import entries
 from autograder.corpus.notebooks import answers, functions, read
 from autograder.grading.cleanroomgrade import CleanRoomGrade
@@ -73,7 +72,7 @@ def test_library_distances_and_loops_cost_their_items():
         return torch.cdist(x_train.flatten(1), x_test.flatten(1)) ** 2
     verdict = check(A, "compute_distances_one_loop", compute_distances_one_loop)
     assert verdict.status == "failed" and "torch.cdist" in verdict.message
-    def compute_distances_two_loops(x_train, x_test):  # noqa: E306
+    def compute_distances_two_loops(x_train, x_test):  # noqa: E306 (the second variant, right after the first's assert)
         p, q = x_train.flatten(1), x_test.flatten(1)
         return torch.stack([(p - q[j]).norm(dim=1) ** 2 for j in range(len(q))], 1)
     verdict = check(A, "compute_distances_two_loops", compute_distances_two_loops)
@@ -92,13 +91,6 @@ def test_memory_case_exceeds_the_sandbox_cap_while_the_expansion_fits():
     assert "(num_train, num_test, D)" in case.label and "expansion" in case.label
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
-    yield z
-    z.close()
-
-
 def test_broadcast_no_loops_fails_in_the_clean_room_saying_why(zygote):
     """Through the real clean room (memory capped): the broadcast loses its item with a message
     that names the (num_train, num_test, D) tensor and the expansion; everything else passes."""
@@ -110,7 +102,7 @@ def test_broadcast_no_loops_fails_in_the_clean_room_saying_why(zygote):
     sources = answers(A)
     for gid, old, new in bug.edits:
         sources[gid] = sources[gid].replace(old, new)
-    verdicts = grade_notebook(A, sources, given, files, zygote, None).verdicts
+    verdicts = grade_notebook(A, sources, given, files, zygote(), None).verdicts  # the session's (conftest)
     memory = verdicts["compute_distances_no_loops"]
     assert memory.status == "error" and "(num_train, num_test, D)" in memory.message, memory
     assert "expansion" in memory.message
@@ -187,7 +179,7 @@ def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_o
     bundle = tmp_path / "knn.zip"
     bundle.write_bytes((REPO / "build" / "gradescope" / f"{A}.zip").read_bytes())
     assert "autograder/checks/knn_reference.py" in zipfile.ZipFile(bundle).namelist()
-    write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731
+    write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731 (one submission writer per corpus entry)
     results = run_autograder(bundle, tmp_path / "ok", write("ok-reference"))
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) == total_points(A, written=False)
     results = run_autograder(bundle, tmp_path / "bug", write("bug-predict-ties-to-largest"))

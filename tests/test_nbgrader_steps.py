@@ -14,13 +14,15 @@ import json
 import re
 import shutil
 from types import SimpleNamespace
+from unittest import mock
 
 import nbformat
+import nbgrader.api
 import pytest
 from nbgrader.api import Gradebook
 
 from autograder.corpus import entries
-from autograder.grading import failures, onepass
+from autograder.grading import failures, onepass, warmdb
 from autograder.grading.itemrows import cell_status, load_notebook, read_items
 from autograder.layout import SOURCE, Course
 from autograder.verdict import ERROR, FAILED, PASSED
@@ -41,7 +43,9 @@ def nbgrader_api(root):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The tiny course, generated and autograded (the students of STUDENTS)."""
+    """The tiny course, generated and autograded (the students of STUDENTS), each notebook by
+    nbgrader's Autograde and then by OnePassAutograde: both outcomes are kept for
+    test_one_pass_autograde_..., the second one stays for the other tests."""
     root = tmp_path_factory.mktemp("tiny")
     course = Course(root)
     course.write_config()
@@ -49,11 +53,32 @@ def tiny(tmp_path_factory):
     for student in STUDENTS:
         by_name[student].write(course.submitted, A)
     api = nbgrader_api(root)
-    assert api.generate_assignment(A, force=True, create=True)["success"]
+    # stamped as the workers stamp a new gradebook (warmdb.alembic_head, in-process), not by
+    # nbgrader's `alembic heads` subprocess (~5 s; the last test checks both give the same)
+    with mock.patch.object(nbgrader.api, "get_alembic_version", warmdb.alembic_head):
+        assert api.generate_assignment(A, force=True, create=True)["success"]
+    both = {}  # each student graded by nbgrader's Autograde, then by ours (what the tests read)
     for student in STUDENTS:
+        theirs_log = api.autograde(A, student, force=True, create=True)
+        theirs = outcome(course, student)
         result = onepass.autograde(api, A, student)
         assert result["success"], result.get("log")
-    return SimpleNamespace(course=course, api=api, db_url=course.db_url, root=root)
+        both[student] = (theirs_log, theirs, result, outcome(course, student))
+    return SimpleNamespace(course=course, api=api, db_url=course.db_url, root=root, both=both)
+
+
+def outcome(course, student):
+    """What an autograde left: the autograded notebook, the scores and the comments (None if
+    it wrote no notebook)."""
+    path = course.autograded_notebook(student, A)
+    if not path.exists():
+        return None
+    with Gradebook(course.db_url) as gb:
+        sub = gb.find_submission_notebook(A, A, student)
+        # the clean room's time (metadata flatgrad.seconds) is the one value that differs
+        text = re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', path.read_text())
+        return (text, sorted((g.name, g.auto_score, g.needs_manual_grade) for g in sub.grades),
+                sorted((c.name, c.auto_comment) for c in sub.comments))
 
 
 def resources(tiny, student=None):
@@ -134,31 +159,21 @@ def test_one_pass_autograde_writes_what_nbgrader_s_two_passes_write(tiny):
     """OnePassAutograde (sanitizing and autograding steps in one conversion) against nbgrader's
     Autograde (two conversions): the same autograded notebook, scores and comments, for a
     correct and a buggy submission, and the same failure for a corrupt one."""
+    for student in STUDENTS:  # graded both ways by the fixture
+        theirs_log, theirs, ours_log, ours = tiny.both[student]
+        assert theirs is not None and ours == theirs and ours_log["success"] == theirs_log["success"], student
     corrupt = tiny.course.submitted / "corrupt-json" / A
     corrupt.mkdir(parents=True)
     (corrupt / f"{A}.ipynb").write_text('{"cells": [{"cell_type": "code", "sour')
-
-    def outcome(student):
-        path = tiny.course.autograded_notebook(student, A)
-        if not path.exists():
-            return None
-        with Gradebook(tiny.db_url) as gb:
-            sub = gb.find_submission_notebook(A, A, student)
-            # the clean room's time (metadata flatgrad.seconds) is the one value that differs
-            text = re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', path.read_text())
-            return (text, sorted((g.name, g.auto_score, g.needs_manual_grade) for g in sub.grades),
-                    sorted((c.name, c.auto_comment) for c in sub.comments))
-
     try:
-        for student in [*STUDENTS, "corrupt-json"]:
-            theirs_log = tiny.api.autograde(A, student, force=True, create=True)
-            theirs = outcome(student)
-            ours_log = onepass.autograde(tiny.api, A, student)
-            assert outcome(student) == theirs and ours_log["success"] == theirs_log["success"], student
-            if theirs is None:
-                logs = [(r.get("log") or "") + (r.get("error") or "") for r in (theirs_log, ours_log)]
-                assert failures.classify(logs[0]) == failures.classify(logs[1])
-                assert failures.classify(logs[1])[0] == "error"
+        theirs_log = tiny.api.autograde(A, "corrupt-json", force=True, create=True)
+        theirs = outcome(tiny.course, "corrupt-json")
+        ours_log = onepass.autograde(tiny.api, A, "corrupt-json")
+        assert theirs is None and outcome(tiny.course, "corrupt-json") is None  # no notebook either way
+        assert ours_log["success"] == theirs_log["success"]
+        logs = [(r.get("log") or "") + (r.get("error") or "") for r in (theirs_log, ours_log)]
+        assert failures.classify(logs[0]) == failures.classify(logs[1])
+        assert failures.classify(logs[1])[0] == "error"
     finally:
         shutil.rmtree(corrupt.parent)
         with Gradebook(tiny.db_url) as gb:
@@ -218,9 +233,6 @@ def test_restore_grade_cells_puts_a_deleted_test_cell_back(tiny):
 
 def test_workers_share_one_engine_per_gradebook(tiny, monkeypatch):
     """warmdb: every Gradebook of a worker uses the same engine (compiled statements kept)."""
-    import nbgrader.api
-
-    from autograder.grading import warmdb
     # undone after the test
     monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)
     monkeypatch.setattr(nbgrader.api.Gradebook, "__init__", nbgrader.api.Gradebook.__init__)
@@ -326,7 +338,6 @@ def test_check_metadata_accepts_the_tiny_class_s_notebooks(tiny):
 
 
 def test_new_gradebooks_get_nbgrader_s_alembic_version_without_a_subprocess():
-    from autograder.grading import warmdb
     assert warmdb.alembic_head() == warmdb.NBGRADER_ALEMBIC_VERSION()  # nbgrader runs `alembic heads`
 
 

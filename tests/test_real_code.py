@@ -10,23 +10,17 @@ import pytest
 
 from autograder.checks import items
 from autograder.corpus import real_code
-from autograder.corpus.notebooks import pack
-from helpers import make_grade, manual_items, read_csv
+from helpers import manual_items, real_code_class
 
-PACKS = [(a, p) for a in real_code.ENTRIES for p in pack(real_code.entries(a, rules=False), prefix=f"rc-{a[:3]}")]
-RULES = [(a, e) for a, entries in real_code.RULES.items() for e in entries]
+PACKS, RULES = real_code_class()
 ENTRY = {e.name: (a, p) for a, p in PACKS for e in real_code.entries(a, rules=False) if e.name in p.members}
 CAUGHT = ("failed", "error")  # both score 0; which one depends on how the bug shows (a crash: error)
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
-    course = tmp_path_factory.mktemp("real_code")
-    for assignment, entry in PACKS + RULES:
-        entry.write(course / "submitted", assignment)
-    proc = make_grade(course)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return {(r["student_id"], r["assignment"], r["item"]): r for r in read_csv(course / "reports" / "checks.csv")}
+def rows(shared_class):
+    """checks.csv's rows of the shared class (conftest), which holds PACKS and RULES."""
+    return shared_class.checks
 
 
 def outcome(rows, student, assignment):

@@ -16,7 +16,7 @@ import pytest
 
 from autograder.corpus import entries
 from autograder.corpus.adversarial import ADVERSARIAL
-from helpers import REPO, make_grade, read_csv
+from helpers import REPO, checkout_zygotes, make_grade, read_csv
 
 pytestmark = pytest.mark.slow  # two make grade runs, one killed
 CLASS = [("linear_classifiers", e) for e in entries("linear_classifiers")
@@ -86,7 +86,13 @@ def test_gradebook_holds_each_submission_once_with_the_same_scores(runs):
 
 def test_no_process_outlives_a_killed_run(runs):
     """Workers, zygotes and sandboxes die with the process that started them."""
-    out = subprocess.run(["ps", "-eo", "ppid,args"], capture_output=True, text=True).stdout
-    strays = [line for line in out.splitlines() if "autograder.cleanroom.zygote" in line
-              and int(line.split()[0]) != os.getpid()]  # this test process may hold its own
+    strays = checkout_zygotes()  # this test process may hold its own: not counted
     assert not strays, strays
+
+
+def test_the_stray_finder_sees_a_zygote_of_this_checkout(zygote):
+    """The session's zygote is found when this process's own are counted: the filter cannot
+    pass by matching nothing."""
+    pid = zygote().proc.pid
+    assert not [z for z in checkout_zygotes() if z.startswith(f"{pid}:")]
+    assert [z for z in checkout_zygotes(own=True) if z.startswith(f"{pid}:")]

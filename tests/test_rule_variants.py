@@ -3,33 +3,23 @@
 corpus.rule_variants: correct code in the styles the rules allow must get full marks; each way
 around a rule (aliases, getattr, sys.modules, importlib, helpers) and each cell that fails in
 the student's own kernel must lose its item (and only it), with a message that says why.
-One packed class, graded once with `make grade COURSE=...`.
+Packed, in the shared class (conftest.shared_class) graded once with `make grade COURSE=...`.
 """
 from __future__ import annotations
 
-import csv
-import subprocess
-
 import pytest
 
-from autograder.corpus.notebooks import pack
 from autograder.corpus.rule_variants import ENTRIES
-from helpers import REPO
+from helpers import rule_variants_class
 
-PACKED = [(a, e) for a, entries in ENTRIES.items() for e in pack(entries, prefix=f"rules-{a}")]
+PACKED = rule_variants_class()
 MEMBERS = {e.name: (a, e) for a, entries in ENTRIES.items() for e in entries}
 
 
 @pytest.fixture(scope="module")
-def checks(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    for assignment, entry in PACKED:
-        entry.write(course / "submitted", assignment)
-    proc = subprocess.run(["make", "-s", "grade", f"COURSE={course}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(course / "reports" / "checks.csv", newline="") as fh:
-        return {(r["student_id"], r["assignment"], r["item"]): r for r in csv.DictReader(fh)}
+def checks(shared_class):
+    """checks.csv's rows of the shared class (conftest), which holds PACKED."""
+    return shared_class.checks
 
 
 def test_the_corpus_has_both_kinds():

@@ -24,7 +24,7 @@ def circuit(x, y, z):
 
 def circuit_cases():
     gen = torch.Generator().manual_seed(SEED)
-    r = lambda *s: torch.randn(*s, dtype=torch.float64, generator=gen)  # noqa: E731
+    r = lambda *s: torch.randn(*s, dtype=torch.float64, generator=gen)  # noqa: E731 (a short maker for the cases below)
     return [Case("the lecture's x=-2, y=5, z=-4", ("x", "y", "z"), (-2.0, 5.0, -4.0)),
             Case("random (3, 4) float64 tensors", ("x", "y", "z"), (r(3, 4), r(3, 4), r(3, 4))),
             Case("random float32 tensors", ("x", "y", "z"), tuple(r(5).float() for _ in range(3)))]
@@ -124,7 +124,7 @@ def judge_sigmoid(case, outcome):
 
 def relu_cases():
     gen = torch.Generator().manual_seed(SEED)
-    away = lambda *s: (lambda t: t + 0.01 * torch.sign(t))(torch.randn(*s, dtype=torch.float64, generator=gen))  # noqa: E731
+    away = lambda *s: (lambda t: t + 0.01 * torch.sign(t))(torch.randn(*s, dtype=torch.float64, generator=gen))  # noqa: E731 (a short maker for the cases below)
     big = away(16, 4096).float()  # x has 65536 entries: far too many for a Jacobian, fast to send
     return [Case("the lecture's x=[1,-2,3,-1], dL/dy=[4,-1,5,9]", ("x", "grad_y"),
                  (torch.tensor([1.0, -2.0, 3.0, -1.0], dtype=torch.float64),

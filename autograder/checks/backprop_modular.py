@@ -133,7 +133,7 @@ def judge_modular(case, outcome):
     if problem := scalar_problem("loss", value, net.loss(params, X, y, reg).item(), X.dtype, X.device):
         return problem
     for k, name in enumerate(net.PARAMS):
-        f = lambda P, name=name: net.loss({**params, name: P}, X, y, reg)  # noqa: E731
+        f = lambda P, name=name: net.loss({**params, name: P}, X, y, reg)  # noqa: E731 (the loss as a function of one parameter; binds name)
         if grads.get(name) is None:
             return f"loss.backward() gave no gradient for params['{name}']: build the loss from it"
         if problem := gradient_problem(f"params['{name}'].grad", grads[name], f, params[name], SEED + k):

@@ -16,7 +16,7 @@ def elementwise_derivative(f, args, i):
     """d f / d args[i], entry by entry, for an elementwise f: one central difference that steps
     every entry of args[i] at once (entries do not mix)."""
     point = [as64(a) for a in args]
-    along = lambda t: f(*point[:i], t, *point[i + 1:])  # noqa: E731
+    along = lambda t: f(*point[:i], t, *point[i + 1:])  # noqa: E731 (f along its i-th argument)
     return central_difference(along, point[i], torch.ones_like(point[i]))
 
 
@@ -30,6 +30,6 @@ def scalars_problem(names, got, expected, rtol=1e-6) -> str | None:
         if g64.shape != e.shape and g64.numel() != e.numel():
             return f"{name} has shape {tuple(g64.shape)}, expected {tuple(e.shape)}"
         if not torch.allclose(g64.reshape(e.shape), e, rtol=rtol, atol=rtol):
-            show = lambda t: f"{t.item():.6g}" if t.numel() == 1 else f"{t.flatten()[:4].tolist()}"  # noqa: E731
+            show = lambda t: f"{t.item():.6g}" if t.numel() == 1 else f"{t.flatten()[:4].tolist()}"  # noqa: E731 (a formatter for the message)
             return f"{name} is {show(g64)}, expected {show(e)}"
     return None

@@ -97,7 +97,7 @@ def run_cell(ns: dict, msg: dict) -> dict:
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the student's too
         try:  # a SyntaxError the student raised by hand may carry anything in its fields
             return {"error": list(_cell_error(exc)), "where": _cell_line(exc, msg["cell"])}
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 (a broken exception object: still reported, plainly)
             return {"error": list(error_of(exc)), "where": ""}
     return {}
 
