@@ -6,9 +6,12 @@ submission; visible false alarms on correct variants. Over the whole corpus.
 
 The grader's messages come from the in-process check path (autograder.kernel.check on the corpus
 functions). The visible checks are the notebook's own cells, run in this process with the digits
-(as under grading): for each variant, every code cell that is not a hidden test, except the slow
-demos of other items; a bug is caught when a check cell of its item prints WRONG / NOT ... or
-raises; a correct variant is a false alarm when one prints WRONG.
+(as under grading), as IPython runs them (each kept in `In`, no future imports inherited): for
+each variant, every code cell down to its item's last check that is not a hidden test, except
+the slow demos and the checks of other items (of those, only their functions, classes and
+imports run; knn runs them all, its checks reuse earlier data). A bug is caught when its item's
+answer cell or a check cell of its item raises, or a check prints WRONG / NOT ...; a correct
+variant is a false alarm when one of those prints WRONG or raises.
 """
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ IN_ORDER = {"knn"}
 
 # cells of other items that later checks rely on (helpers they define): always run
 ALWAYS = ("check_helpers", "timing_helper", "search_helper", "helper_sample_batch", "helper_init_params",
-          "distance_checks")
+          "distance_checks", "train_demo")  # train_demo: the W_svm / net that later checks predict with
 
 
 def definitions(source):
@@ -138,7 +141,8 @@ def visible_run(assignment, entry, focus):
         sys.path.append(data_dir)
     cells = code_cells(entry.notebook(assignment))
     ranges = item_ranges(cells, items(assignment))
-    wanted = {g for item in focus for g in ranges.get(item, [])}
+    # the focus items' checks, and their answer cells: an error there shows in the student's kernel too
+    wanted = {g for item in focus for g in ranges.get(item, [])} | {f"{item}_code" for item in focus}
     skip = SLOW | {g for item, gs in ranges.items() if item not in focus for g in gs
                    if not g.endswith("helpers") and g not in ALWAYS and assignment not in IN_ORDER}
     last = max(i for i, (gid, *_) in enumerate(cells) if gid in wanted) if wanted else -1
@@ -157,7 +161,8 @@ def visible_run(assignment, entry, focus):
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         try:
             with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
-                exec(compile(source, filename, "exec"), ns)  # noqa: S102 (the notebook's own cells)
+                # dont_inherit: not this module's `from __future__ import annotations` (a kernel has none)
+                exec(compile(source, filename, "exec", dont_inherit=True), ns)  # noqa: S102 (the notebook's cells)
         except Exception as exc:  # noqa: BLE001 (the student's code)
             raised = f"{type(exc).__name__}: {exc}"
         if gid in wanted:
@@ -185,14 +190,16 @@ def main(argv=None):
     parser.add_argument("--json")
     parser.add_argument("--assignment", action="append", choices=ASSIGNMENTS,
                         help="only this one (repeatable); default: all")
+    parser.add_argument("--entry", action="append", help="only entries whose name contains this (repeatable)")
     args = parser.parse_args(argv)
     chosen = tuple(args.assignment or ASSIGNMENTS)
+    wanted = (lambda e: any(part in e.name for part in args.entry)) if args.entry else (lambda e: True)
     import matplotlib
     matplotlib.use("Agg")
     report = {"grader": [], "visible": []}
     start = time.process_time()
     for a in chosen:
-        for e in corpus(a):
+        for e in filter(wanted, corpus(a)):
             if e.fails:
                 for row in grader_figures(a, e):
                     report["grader"].append({"assignment": a, "entry": e.name, **row})
@@ -211,7 +218,7 @@ def main(argv=None):
     if not args.grader_only:
         start = time.process_time()
         for a in chosen:
-            for e in corpus(a):
+            for e in filter(wanted, corpus(a)):
                 focus = set(e.fails) or {i for i in items(a) if f"{i}_code" in e.touched()}
                 if not focus:
                     continue
