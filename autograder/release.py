@@ -22,6 +22,8 @@ from .layout import REPO, SOURCE, Course, assignments
 RELEASE = REPO / "release"
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.MULTILINE)
+# lines that say nothing of a solution, and that any shipped module may hold (rulecheck_*.py)
+TRIVIAL = re.compile(r"^(continue|break|pass|return|else:|try:|finally:|[)\]}]+[,:]?)$")
 DEPENDENCIES = re.compile(r"^dependencies\s*=\s*\[(.*?)\]", re.MULTILINE | re.DOTALL)
 NOTICE = """# GENERATED FILES - DO NOT EDIT
 
@@ -145,7 +147,7 @@ def secret_lines(notebook: Path) -> set[str]:
                 continue
             if inside:
                 secret.add(line.strip())
-    return {s for s in secret if s}
+    return {s for s in secret if s and not TRIVIAL.match(s)}
 
 
 def release_lines(folder: Path) -> dict:
