@@ -132,6 +132,28 @@ def test_the_shipped_modules_are_the_graders():
 
 # --- in a student's folder: the release folder alone, a real IPython shell, no kit ----------
 
+def variant_cells(assignment, entry):
+    """The cells a student runs (setup, answers, then the check_rules line of each check cell)
+    and the line check_rules must print for each: the grader's verdict and message."""
+    nb = entry.notebook(assignment)
+    code = [(c.get("metadata", {}).get("nbgrader", {}), SOLUTION_MARKER.sub("", "".join(c["source"])))
+            for c in nb["cells"] if c["cell_type"] == "code"]
+    cells = [s for m, s in code if m.get("grade_id") == "setup" or m.get("solution")]
+    checks = [s for m, s in code if "check_rules(" in s and not m.get("solution")]
+    cells += ["from rulecheck import check_rules\n" + s.split("\n", 3)[2] + "\n" for s in checks]
+    _, answers, _ = kernel_and_grader(assignment, entry)
+    expected = []
+    for s in checks:
+        name = s.split("check_rules(", 1)[1].split(")", 1)[0]
+        grader = static_problems(items(assignment)[name], definition_source(answers, name), answers)
+        expected.append("WRONG: " + grader if grader else f"OK: `{name}` follows")
+    return cells, expected
+
+
+def printed_rules(lines):
+    return [line for line in lines if line.startswith(("OK: `", "WRONG: `")) and ("rules" in line or "may not" in line)]
+
+
 SHELL = r'''
 import json, os, sys
 # a student's Python: the kit's editable install and checkout are not there
@@ -167,27 +189,42 @@ def test_in_a_copy_of_the_release_folder_as_a_student_runs_it(assignment, tmp_pa
               or e.name.startswith("ok-")][:12]
     assert chosen
     for entry in chosen:
-        nb = entry.notebook(assignment)
-        code = [(c.get("metadata", {}).get("nbgrader", {}), SOLUTION_MARKER.sub("", "".join(c["source"])))
-                for c in nb["cells"] if c["cell_type"] == "code"]
-        cells = [s for m, s in code if m.get("grade_id") == "setup" or m.get("solution")]
-        checks = [s for m, s in code if "check_rules(" in s and not m.get("solution")]
-        cells += ["from rulecheck import check_rules\n" + s.split("\n", 3)[2] + "\n" for s in checks]
+        cells, want = variant_cells(assignment, entry)
         variants.append(cells)
-        history, answers, _ = kernel_and_grader(assignment, entry)
-        for s in checks:
-            name = s.split("check_rules(", 1)[1].split(")", 1)[0]
-            grader = static_problems(items(assignment)[name], definition_source(answers, name), answers)
-            expected.append((entry.name, "WRONG: " + grader if grader else f"OK: `{name}` follows"))
+        expected += [(entry.name, w) for w in want]
     (tmp_path / "variants.json").write_text(json.dumps(variants))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     proc = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(folder)!r})\n" + SHELL,
                            str(tmp_path / "variants.json"), str(REPO)], cwd=folder, capture_output=True, text=True,
                           timeout=600, env={**env, "MPLBACKEND": "Agg", "NBGRADER_EXECUTION": "autograde"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    printed = [line for line in proc.stdout.splitlines()
-               if line.startswith(("OK: `", "WRONG: `")) and ("rules" in line or "may not" in line)]
+    printed = printed_rules(proc.stdout.splitlines())
     assert len(printed) == len(expected), proc.stdout[-3000:]
     for line, (entry, want) in zip(printed, expected):
         assert line.startswith(want), (entry, line, want)
     assert table["items"]
+
+
+@pytest.mark.slow
+def test_in_a_jupyter_kernel(tmp_path, shipped_table):
+    """The same in a real Jupyter kernel (nbclient) in a copy of release/two_layer_net/: torch.relu
+    kept in a dict of another cell is found through the kernel's In history, as by the grader."""
+    from nbclient import NotebookClient
+    import nbformat
+    from bench.runall_bench import offline_env
+    shipped_table("two_layer_net")
+    entry = next(e for e in rule_variants.ENTRIES["two_layer_net"] if e.name == "rules-bad-backward-relu-in-a-dict")
+    cells, expected = variant_cells("two_layer_net", entry)
+    assert any(w.startswith("WRONG") and "OPS" in w for w in expected)
+    folder = tmp_path / "two_layer_net"
+    shutil.copytree(REPO / "release" / "two_layer_net", folder)
+    (tmp_path / "home").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute(env=offline_env(tmp_path / "home"))
+    lines = [line for c in nb.cells for o in c.outputs if o.get("output_type") == "stream"
+             for line in o.get("text", "").splitlines()]
+    printed = printed_rules(lines)
+    assert len(printed) == len(expected), lines
+    for line, want in zip(printed, expected):
+        assert line.startswith(want), (line, want)
