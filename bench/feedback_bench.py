@@ -89,14 +89,21 @@ ALWAYS = ("check_helpers", "timing_helper", "search_helper", "helper_sample_batc
 
 
 def definitions(source):
-    """A skipped cell's functions, classes and imports (a later cell may use them), nothing else."""
+    """A skipped cell's functions, classes, imports and literal constants (a later cell may use
+    them), nothing else."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return ""
     kept = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+    def literal(node):  # lecture = (2.0, -1.0, ...): data a later check reads
+        try:
+            return isinstance(node, ast.Assign) and ast.literal_eval(node.value) is not None
+        except ValueError:
+            return False
     return "\n".join(ast.get_source_segment(source, n, padded=True) or "" for n in tree.body
-                     if isinstance(n, kept)) + "\n"
+                     if isinstance(n, kept) or literal(n)) + "\n"
 
 
 def code_cells(nb):
