@@ -170,7 +170,7 @@ shell = InteractiveShell.instance()
 for variant in json.load(open(sys.argv[1])):
     shell.reset(new_session=True)
     for source in variant:
-        result = shell.run_cell(source)
+        shell.run_cell(source, store_history=True)  # as a Jupyter kernel does: In keeps every cell
     print("=====")
 '''
 

@@ -82,7 +82,7 @@ def _globals(fn) -> dict:
 def kernel_cells(fn) -> list[str]:
     """The cells run so far in the kernel fn lives in (IPython's In), else fn's own file."""
     cells = _globals(fn).get("_ih") or _globals(fn).get("In")
-    if isinstance(cells, list) and cells:
+    if isinstance(cells, list) and any(isinstance(c, str) and c.strip() for c in cells):
         return [c for c in cells if isinstance(c, str)]
     try:  # no IPython: the text fn was defined in
         code = getattr(fn, "__code__", None) or next(
