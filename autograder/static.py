@@ -176,6 +176,24 @@ def rule_uses(sources, name: str, rules, skip=(), source: str | None = None) -> 
     return sorted(unique.values(), key=lambda u: (bool(u.via), u.line))
 
 
+def rules_message(name: str, rules, uses) -> str | None:
+    """The grader's message for the uses found (rule_uses), or None: the first rule broken in
+    `rules` order (the most specific first), up to three of its uses, how many other rules.
+    The notebooks' check_rules (rulecheck.py) prints this same message."""
+    if not uses:
+        return None
+    rule = next(r for r in rules if any(u.rule is r for u in uses))
+    same = [u for u in uses if u.rule is rule][:3]
+    verb = "call" if all(u.call for u in same) else "use"
+    whats = [w if " " in w else f"`{w}`" for w in dict.fromkeys(u.what for u in same)]  # code in backticks
+    where = "; ".join(f"line {u.line}" + (f" `{u.text}`" if u.text else "") + (f" ({u.via})" if u.via else "")
+                      for u in same)
+    shown = {(s.line, s.what, s.via) for s in same}
+    more = len({u.rule.key for u in uses if (u.line, u.what, u.via) not in shown} - {rule.key})
+    return (f"`{name}` may not {verb} " + ", ".join(whats)
+            + f" ({rule.reason}): {where}" + (f" (and breaks {more} more rule{'s' * (more > 1)})" if more else ""))
+
+
 def loops(source: str) -> list[str]:
     """Descriptions of every Python loop or comprehension in the function, e.g. 'line 5: for'."""
     nodes = [n for n in ast.walk(_function_node(source)) if isinstance(n, LOOP_NODES)]

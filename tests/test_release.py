@@ -72,3 +72,13 @@ def test_requirements_follow_what_a_folder_imports(tmp_path):
         {"cell_type": "markdown", "source": ["import numpy\n"]}]}))
     (tmp_path / "helper.py").write_text("import os\nimport matplotlib.pyplot as plt\n")
     assert release.requirements(tmp_path) == ["matplotlib==3.11.2", "torch==2.13.0", "tqdm==4.70.1"]
+
+
+def test_bare_keywords_are_not_secrets_but_solution_lines_are(tmp_path):
+    """A `continue` of a solution says nothing of it (and the shipped rulecheck_*.py modules hold
+    some); a real solution line is still a secret."""
+    cell = {"cell_type": "code", "metadata": {"nbgrader": {"solution": True}}, "source":
+            "### BEGIN SOLUTION\nfor i in range(3):\n    continue\nreturn loss, dW\n)\n### END SOLUTION\n"}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": [cell]}))
+    assert release.secret_lines(path) == {"for i in range(3):", "return loss, dW"}

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from ..calls import call, pristine, seed
-from ..static import function_source, rule_uses
+from ..static import function_source, rule_uses, rules_message
 from .rules import NO_AUTOGRAD, Rule
 from ..verdict import ERROR, FAILED, PASSED, TIMEOUT, Verdict
 from . import outputs
@@ -53,19 +53,8 @@ def static_problems(item: Item, source: str | None, sources=()) -> str | None:
         return None  # nothing to read (e.g. a builtin); the numeric checks still apply
     if item.static and source and (problem := item.static(source)):
         return problem
-    uses = rule_uses(sources, item.name, item.rules, skip=item.helpers, source=source)
-    if not uses:
-        return None
-    rule = next(r for r in item.rules if any(u.rule is r for u in uses))  # the most specific first
-    same = [u for u in uses if u.rule is rule][:3]
-    verb = "call" if all(u.call for u in same) else "use"
-    whats = [w if " " in w else f"`{w}`" for w in dict.fromkeys(u.what for u in same)]  # code in backticks
-    where = "; ".join(f"line {u.line}" + (f" `{u.text}`" if u.text else "") + (f" ({u.via})" if u.via else "")
-                      for u in same)
-    more = len({u.rule.key for u in uses if (u.line, u.what, u.via) not in {(s.line, s.what, s.via) for s in same}}
-               - {rule.key})
-    return (f"`{item.name}` may not {verb} " + ", ".join(whats)
-            + f" ({rule.reason}): {where}" + (f" (and breaks {more} more rule{'s' * (more > 1)})" if more else ""))
+    return rules_message(item.name, item.rules, rule_uses(sources, item.name, item.rules, skip=item.helpers,
+                                                          source=source))
 
 
 def exception_verdict(name: str, case: Case, outcome) -> Verdict:
