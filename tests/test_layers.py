@@ -23,7 +23,8 @@ ALLOWED = {
     "base": set(),
     "checks": {"base"},
     "kernel": {"base", "checks"},            # the hidden tests' entry point in nbgrader's kernel
-    "release": {"base", "checks"},           # writes the rules tables into the notebooks
+    "release": {"base", "checks", "rulecheck"},  # writes the rules tables and the shipped rule table
+    "rulecheck": {"base", "checks"},         # shipped: the grader's rule modules, beside the notebook
     "cleanroom": {"base", "checks"},
     "corpus": {"base", "checks"},
     "contract": {"base", "checks", "corpus"},
@@ -31,7 +32,7 @@ ALLOWED = {
     "report": {"base", "grading"},           # reads grading's CSV records (csvcells, itemrows)
     "gradescope": {"base", "checks", "cleanroom"},
     "pipeline": {"base", "checks", "cleanroom", "contract", "grading", "report"},
-    "main": {"base", "checks", "cleanroom", "corpus", "contract", "grading", "report", "gradescope",
+    "main": {"base", "checks", "cleanroom", "corpus", "contract", "grading", "report", "gradescope", "rulecheck",
              "release", "pipeline"},
 }
 
