@@ -28,7 +28,7 @@ from ..verdict import ERROR, GRADED, TIMEOUT, UNRESOLVED
 from .csvcells import plain_row, safe_row
 from .itemrows import COLUMNS, ItemResult, failed_notebook, load_notebook, read_items
 from .records import SUBMISSION_COLUMNS, Pending, SubmissionOutcome
-from .stamps import STAMPS, atomic_write, fingerprint, read_stamp, source_notebook, write_stamp  # noqa: F401 (tests use pipeline.fingerprint)
+from .stamps import STAMPS, atomic_write, read_stamp, source_notebook, write_stamp
 from .submissionnotes import submission_notes, submission_problem
 from .summary import summary
 from .watchpool import WorkerStopped
