@@ -18,7 +18,8 @@ Comparing two versions of the grader fairly (same notebooks, same machine): writ
 with --build-class (from any checkout's corpus), then grade that folder with --class by each
 checkout given as --repo (its own `make grade` and .venv), alternating, --rounds times. Wall time
 on a shared machine is noisy, so CPU time is measured too: user + sys of every process the run
-waited for (RUSAGE_CHILDREN: make, the grader, its workers and their clean rooms), and the
+waited for (RUSAGE_CHILDREN: make, the grader, its workers and their clean rooms), and, as
+root, of every process of the run, waited for or not (a cpuacct cgroup of its own), and the
 "time per step" line of each run. --keep DIR keeps each run's grades.csv and reports/*.csv.
 """
 from __future__ import annotations
@@ -73,6 +74,7 @@ def build_class(submitted: Path, students: int, only: list | None = None) -> int
 def kit(course: Path, jobs: int | None, repo: Path = REPO, only: list | None = None) -> dict:
     """`make grade` of `repo` on the class: wall and CPU seconds, the autograde phase from its
     progress bar, its "time per step" line and the statuses it wrote."""
+    group = CpuGroup()
     start, before = time.perf_counter(), _children_cpu()
     if only:  # make grade has no assignment option: the same command line, with --assignment
         args = [str(repo / ".venv" / "bin" / "python"), "-m", "autograder", "grade", "--course", str(course)]
@@ -80,8 +82,9 @@ def kit(course: Path, jobs: int | None, repo: Path = REPO, only: list | None = N
     else:
         args = ["make", "-s", "grade", f"COURSE={course}"] + ([f"JOBS={jobs}"] if jobs else [])
     env = dict(os.environ, PATH=str(repo / ".venv" / "bin") + os.pathsep + os.environ["PATH"])
-    proc = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env)
+    proc = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env, preexec_fn=group.enter)
     total, cpu = time.perf_counter() - start, _children_cpu() - before
+    cgroup_cpu = group.close()
     if proc.returncode not in (0, 1) or not (course / "reports" / "submissions.csv").exists():
         raise SystemExit(f"make grade failed:\n{proc.stderr[-3000:]}")
     bars = re.findall(r"autograde: 100%\|[^|]*\| (\d+)/(\d+) \[(\d+):(\d+)", proc.stderr)
@@ -90,8 +93,37 @@ def kit(course: Path, jobs: int | None, repo: Path = REPO, only: list | None = N
     # a fast run is only a result if the notebooks were really graded: count their statuses
     with open(course / "reports" / "submissions.csv", newline="") as fh:
         statuses = collections.Counter(row["status"] for row in csv.DictReader(fh))
-    return {"total_s": total, "cpu_s": cpu, "autograde_s": autograde, "steps": steps,
+    return {"total_s": total, "cpu_s": cpu, "cgroup_cpu_s": cgroup_cpu, "autograde_s": autograde, "steps": steps,
             "statuses": dict(statuses), "exit": proc.returncode}
+
+
+class CpuGroup:
+    """A cgroup v1 cpuacct group of its own for the grading run, where the machine lets us make
+    one (root): the CPU time of every process in it, waited for or not (sandboxes included)."""
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self):
+        self.path = self.ROOT / f"flatgrad-bench-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            self.path.mkdir()
+        except OSError:
+            self.path = None
+
+    def enter(self) -> None:  # in the child, before exec: it and everything it starts count
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def close(self) -> float | None:
+        if self.path is None:
+            return None
+        seconds = int((self.path / "cpuacct.usage").read_text()) / 1e9
+        for _ in range(50):  # empty once the last clean-room process is gone
+            try:
+                self.path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+        return seconds
 
 
 def _children_cpu() -> float:
@@ -123,7 +155,7 @@ def compare(fixed: Path, repos: list, rounds: int, jobs: int | None, only: list 
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             print(f"{repo.name:>12} @ {result['commit']} round {round_}: {result['total_s']:6.1f} s wall, "
-                  f"{result['cpu_s']:6.1f} s CPU; {result['statuses']}\n{'':>14}steps: "
+                  f"{result['cpu_s']:6.1f} s CPU (cgroup: {result['cgroup_cpu_s'] or 0:.1f} s); {result['statuses']}\n{'':>14}steps: "
                   + ", ".join(f"{k} {v:.1f}" for k, v in result["steps"].items()), flush=True)
             runs.append(result)
     return runs
@@ -190,7 +222,7 @@ def main() -> None:
     result = {"students": args.students, "notebooks": notebooks, "cores": os.cpu_count(),
               "make_grade": ours, "make_grade_s_per_notebook": per_ours, "projected_300x3_s": per_ours * 900}
     print(f"class: {args.students} students, {notebooks} notebooks, {os.cpu_count()} cores")
-    print(f"make grade:        {ours['total_s']:7.1f} s in all, {ours['cpu_s']:.1f} s CPU (autograde phase "
+    print(f"make grade:        {ours['total_s']:7.1f} s in all, {ours['cpu_s']:.1f} s CPU ({ours['cgroup_cpu_s'] or 0:.1f} s in its cgroup) (autograde phase "
           f"{ours['autograde_s']} s)  -> {per_ours:.3f} s per notebook")
     print(f"time per step:     {ours['steps']}")
     print(f"statuses:          {ours['statuses']}")
