@@ -6,7 +6,6 @@ wires these together, so the calling can move to another process without changin
 """
 from __future__ import annotations
 
-import copy
 import sys
 import zlib
 from dataclasses import dataclass, field, replace
@@ -131,8 +130,9 @@ def run(item: Item, fn) -> Verdict:
         return Verdict(ERROR, problem)
     if problem := static_problems(item, submission.source(item.name), submission.sources):
         return Verdict(FAILED, problem)
+    seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     notes = outputs.precision_notes()
-    for case in cases_of(item):
+    for case in item.cases():
         before = pristine(case.args)  # the grader's own copy: judges never read what the call left
         outcome = submission.call(item, case)
         if outcome.stopped:
@@ -152,28 +152,6 @@ def run(item: Item, fn) -> Verdict:
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     note = f" Note: {notes[0]}" if notes else ""
     return Verdict(PASSED, f"{item.name}: {item.passed}.{note}")
-
-
-_CASES: dict = {}  # id(item) -> (item, its cases function, the cases, the random state they left)
-
-
-def cases_of(item: Item) -> list:
-    """item.cases() after seeding with the item's seed (the grader's own random draws: cases,
-    lent helpers), made once per process: they are the same for every notebook, and making
-    them costs up to ~0.2 s an item (reference values, float32 tolerances). Each call gets its
-    own deep copy (judges note things in a case's extra, a local call may change its args), and
-    the random state is left as making them leaves it."""
-    seed(item_seed(item))
-    hit = _CASES.get(id(item))
-    if hit is None or hit[0] is not item or hit[1] is not item.cases:
-        cases = item.cases()
-        try:
-            kept = copy.deepcopy(cases)
-        except Exception:  # noqa: BLE001 (a case that cannot be copied is made anew each time)
-            return cases
-        hit = _CASES[id(item)] = (item, item.cases, kept, torch.random.default_generator.get_state())
-    torch.random.default_generator.set_state(hit[3])
-    return copy.deepcopy(hit[2])
 
 
 def judged(item: Item, case: Case, outcome) -> str | None:
