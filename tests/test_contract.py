@@ -196,7 +196,7 @@ def test_make_grade_refuses_a_broken_assignment(tmp_path, monkeypatch):
     """The pipeline (in this process, its workers real) with a source notebook whose points
     disagree: the submission gets status error with the refusal, 0 points on every item, and no
     stamp (it is graded once the course is fixed)."""
-    from autograder.grading import pipeline
+    from autograder.grading import pipeline, stamps
     from autograder.layout import Course
     nb = notebook()
     cell(nb, "relu_backward")["metadata"]["nbgrader"]["points"] = 5
@@ -211,4 +211,4 @@ def test_make_grade_refuses_a_broken_assignment(tmp_path, monkeypatch):
     run = pipeline.grade(Course(course), jobs=1)
     assert [(o.student, o.assignment, o.status, o.text) for o in run.submissions] == [("ok-reference", A, "error", reason)]
     assert run.items and all(r.status == "error" and r.score == 0 and r.message == reason for r in run.items)
-    assert pipeline.read_stamp(Course(course), "ok-reference", A) is None
+    assert stamps.read_stamp(Course(course), "ok-reference", A) is None

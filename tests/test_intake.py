@@ -24,7 +24,7 @@ from autograder.corpus import entries
 from autograder.corpus.attacks_intake import (A, ATTACKS, FORGED_TIME, NAMES, PNG, XSS_MARKDOWN,
                                               deeply_nested_metadata)
 from autograder.corpus.notebooks import release_notebook
-from autograder.grading import pipeline, summary
+from autograder.grading import pipeline, stamps, summary
 from autograder.layout import REPO, Course, assignments
 from autograder.grading.csvcells import TRIGGERS, plain_cell, plain_row, safe_cell
 from autograder.grading.printable import visible
@@ -113,7 +113,7 @@ def test_links_fifos_and_devices_are_refused_without_being_read(tmp_path):
         assert submission.find_notebook(root / "honest" / A, A, root=root) == (honest, None)
         os.symlink(root, tmp_path / "elsewhere")  # the TA's submitted/ may itself be a link
         assert submission.find_notebook(tmp_path / "elsewhere" / "honest" / A, A, root=tmp_path / "elsewhere")[1] is None
-        assert pipeline.fingerprint(Course(tmp_path), "fifo", A)  # hashes the fifo's kind, never reads it
+        assert stamps.fingerprint(Course(tmp_path), "fifo", A)  # hashes the fifo's kind, never reads it
     finally:
         signal.alarm(0)
 

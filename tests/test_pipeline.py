@@ -4,10 +4,12 @@ run, no workers)."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import json
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -124,6 +126,36 @@ def test_the_feedback_step_writes_every_graded_submission_s_page_and_says_what_f
     assert messages["ok"] == "a note" and messages["bad"] == "feedback could not be written (x)"
     assert "worker stopped" in messages["dead"] and messages["err"] == "no notebook"
     assert all(o.status == (ERROR if o.student == "err" else GRADED) for o in run.submissions)  # grades stand
+
+
+def test_autograde_queues_each_graded_submission_s_feedback_as_it_comes_back(tmp_path, monkeypatch):
+    """No barrier between the two steps: a page is queued while the rest are autograded, and
+    the feedback step only waits for it (and starts the pages of the unchanged submissions)."""
+    for name, value in (("refusals", lambda run: {A: None}), ("submission_problem", lambda *a: None),
+                        ("write_stamp", lambda *a: None), ("submission_notes", lambda *a: [])):
+        monkeypatch.setattr(pipeline, name, value)
+
+    class GradingPool(FakePool):
+        def submit(self, fn, *args):
+            if fn.__name__ != "autograde_one":
+                return super().submit(fn, *args)
+            self.calls.append((fn.__name__, args))
+            future = Future()
+            future.set_result(SubmissionOutcome(args[0], A, ERROR if args[0] == "err" else GRADED))
+            return future
+
+    run = pipeline.GradeRun(Course(tmp_path), assignments=[A])
+    run.todo = [Pending("ok", A), Pending("err", A), Pending("bad", A)]
+    run.pool = GradingPool({"bad": "feedback could not be written (x)"})
+    monkeypatch.setattr(pipeline, "Gradebook", lambda url: contextlib.nullcontext(SimpleNamespace(
+        update_or_create_student=lambda student: None)))  # the error's student row
+    pipeline.autograde(run)
+    assert [c[0] for c in run.pool.calls] == ["autograde_one"] * 3 + ["feedback_one"] * 2
+    unchanged = SubmissionOutcome("kept", A, GRADED)  # as autograde records an unchanged submission
+    run.submissions.append(unchanged)
+    pipeline.feedback(run)
+    assert sorted(a[0] for n, a in run.pool.calls if n == "feedback_one") == ["bad", "kept", "ok"]  # each once
+    assert {o.student: o.message for o in run.submissions}["bad"] == "feedback could not be written (x)"
 
 
 def test_the_summary_step_prints_the_table_and_every_unresolved_submission(tmp_path, capsys):

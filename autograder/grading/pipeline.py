@@ -29,7 +29,7 @@ from .csvcells import plain_row, safe_row
 from .printable import visible
 from .itemrows import COLUMNS, ItemResult, failed_notebook, load_notebook, read_items
 from .records import SUBMISSION_COLUMNS, Pending, SubmissionOutcome
-from .stamps import STAMPS, atomic_write, fingerprint, read_stamp, source_notebook, write_stamp  # noqa: F401 (tests use pipeline.fingerprint)
+from .stamps import STAMPS, atomic_write, read_stamp, source_notebook, write_stamp
 from .submissionnotes import submission_notes, submission_problem
 from .summary import summary
 from .watchpool import WorkerStopped
@@ -48,6 +48,7 @@ class GradeRun:
     statuses: dict = field(default_factory=dict)  # (student, assignment) -> (status, message), for grades.csv
     timings: dict = field(default_factory=dict)   # step -> seconds
     pool: object = None                           # warm workers, started once per run
+    pages: dict = field(default_factory=dict)     # feedback future -> its SubmissionOutcome
 
     def log(self, message: str) -> None:
         tqdm.write(visible(message), file=sys.stderr)  # a student's text acts in no terminal
@@ -146,6 +147,7 @@ def autograde(run: GradeRun) -> None:
                        unit="notebook", file=sys.stderr):
         outcome = outcome_of(future, futures[future], run.course)
         record(run, outcome)
+        start_feedback(run, outcome)  # queued now: no worker waits for the last notebook's autograde
         if outcome.status != UNRESOLVED:  # the grader's own failures are retried next time
             write_stamp(run.course, outcome.student, outcome.assignment, outcome.status, outcome.message)
 
@@ -180,18 +182,27 @@ def record(run: GradeRun, outcome: SubmissionOutcome, note: str = "") -> None:
             f"{sum(r.max_score for r in outcome.items):g}" + (f" ({outcome.text})" if outcome.text else "") + note)
 
 
+def start_feedback(run: GradeRun, outcome: SubmissionOutcome) -> None:
+    """Queue nbgrader's generate_feedback of a graded submission in the warm workers."""
+    if outcome.status == GRADED:
+        start_workers(run)
+        run.pages[run.pool.submit(workers.feedback_one, outcome.student, outcome.assignment)] = outcome
+
+
 def feedback(run: GradeRun) -> None:
-    """nbgrader's generate_feedback of every graded submission, in the warm workers; also of
-    the unchanged ones (their feedback shows manual grades from formgrader). A feedback page
-    that cannot be written is said in the submission's message; its grade stands."""
-    graded = [o for o in run.submissions if o.status == GRADED]
-    if not graded:
+    """nbgrader's generate_feedback of every graded submission, in the warm workers (started by
+    autograde as each submission is graded, so the workers never wait between the two steps);
+    also of the unchanged ones (their feedback shows manual grades from formgrader). A feedback
+    page that cannot be written is said in the submission's message; its grade stands."""
+    started = {id(o) for o in run.pages.values()}
+    for outcome in run.submissions:
+        if id(outcome) not in started:
+            start_feedback(run, outcome)
+    if not run.pages:
         return
-    start_workers(run)
-    futures = {run.pool.submit(workers.feedback_one, o.student, o.assignment): o for o in graded}
-    for future in tqdm(as_completed(futures), total=len(futures), desc="feedback",
+    for future in tqdm(as_completed(run.pages), total=len(run.pages), desc="feedback",
                        unit="notebook", file=sys.stderr):
-        outcome = futures[future]
+        outcome = run.pages[future]
         try:
             problem = future.result()
         except Exception as exc:  # noqa: BLE001 (the watchdog stopped it: the grade itself stands)
