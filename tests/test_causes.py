@@ -46,12 +46,36 @@ EXPECTED = {
     ("two_layer_net", "bug-missing-minus-one"): "minus_one",
     ("two_layer_net", "bug-w1-regularized-twice"): "loss_reg_weights",
     ("backprop_basics", "bug-matmul-grad-w-transposed"): "transposed",
+    # the lecture's gate patterns (checks/gatecauses.py)
+    ("backprop_basics", "bug-circuit-wrong-local-gradient"): "mul_swap",
+    ("backprop_basics", "bug-mul-gate-no-swap"): "mul_swap",
+    ("backprop_basics", "bug-multiply-function-no-swap"): "mul_swap",
+    ("backprop_basics", "bug-add-gate-splits"): "add_split",
+    ("backprop_basics", "bug-max-gate-distributes"): "max_route",
+    ("backprop_basics", "bug-copy-gate-overwrites"): "copy_add",
+    ("backprop_basics", "bug-sigmoid-local-gradient"): "sigmoid_local",
+    ("backprop_basics", "bug-sigmoid-function-backward"): "sigmoid_local",
+    ("backprop_basics", "bug-relu-mask-from-upstream"): "relu_input",
+    ("backprop_basics", "bug-relu-function-no-mask"): "relu_input",
+    ("backprop_basics", "bug-matmul-function-averaged"): "matmul_mean",
+    ("backprop_basics", "bug-modular-loss-summed"): "loss_sum",
 }
 # bugs whose residual fits none of the listed mistakes: their messages must name no cause
 NO_CAUSE = [("linear_classifiers", "bug-svm-naive-assigns-correct-column"),
-            ("linear_classifiers", "bug-svm-vec-python-loop")]
+            ("linear_classifiers", "bug-svm-vec-python-loop"),
+            # gate bugs outside the gate patterns: a tie given to y, J^T v for J v, zeroed tensors
+            ("backprop_basics", "bug-max-ties-to-y"), ("backprop_basics", "bug-jvp-is-a-vjp"),
+            ("backprop_basics", "bug-rc-mul-gate-zeroes-inputs"), ("backprop_basics", "bug-rc-matmul-zeroes-upstream"),
+            ("backprop_basics", "bug-rc-max-gate-zeroes-upstream")]
+# correct gate variants (several styles): every item with a gate cause is checked, none may name one
+GATE_OK = [("backprop_basics", name) for name in ("ok-reference", "ok-relu-mask-and-printing-max", "ok-relu-mask-only",
+                                                   "ok-relu-heaviside", "ok-matmul-einsum-relu-on-a-clone",
+                                                   "ok-copy-stack-max-masks", "ok-rc-copy-gate-stack",
+                                                   "ok-rc-relu-backward-mask-mul")]
 LOSS_ITEMS = {"svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized",
-              "nn_forward_backward"}
+              "nn_forward_backward", "circuit_forward_backward", "add_gate_backward", "mul_gate_backward",
+              "copy_gate_backward", "max_gate_backward", "sigmoid_circuit", "relu_backward", "matmul_backward",
+              "Multiply", "MatMul", "ReLU", "Sigmoid", "two_layer_loss_modular"}
 
 
 def _entry(assignment, name):
@@ -79,10 +103,12 @@ def test_each_cause_is_named_for_its_variant_and_no_other(assignment, name):
 @pytest.mark.parametrize("assignment,name", NO_CAUSE + [("linear_classifiers", "ok-softmax-float32-inside"),
                                                          ("linear_classifiers", "ok-rc-svm-vec-float32-inside"),
                                                          ("two_layer_net", "ok-rc-nn-float32-inside"),
-                                                         ("two_layer_net", "ok-one-hot-prints-warns")])
+                                                         ("two_layer_net", "ok-one-hot-prints-warns")] + GATE_OK)
 def test_no_cause_where_none_fits(assignment, name):
     """Correct variants pass; a bug outside the list gets its facts but no guessed cause."""
-    for verdict in _messages(assignment, name).values():
+    verdicts = _messages(assignment, name)
+    assert name.startswith("bug-") or all(v.status == "passed" for v in verdicts.values()), verdicts
+    for verdict in verdicts.values():
         assert "likely:" not in verdict.message, verdict.message
 
 
@@ -129,3 +155,20 @@ def test_a_fit_needs_every_tensor_and_one_cause():
     assert fit(got, e, [("no_mean", {"g": 2 * e["g"]})]) == "no_mean"
     assert fit(got, e, [("no_mean", {"g": 2 * e["g"]}), ("classes", {"g": 2 * e["g"]})]) is None
     assert fit({"g": got["g"] * (1 + 1e-3)}, e, [("no_mean", {"g": 2 * e["g"]})]) is None
+
+
+def test_a_gate_cause_needs_its_residual():
+    """The student who beats the hint: a wrong value that is not the listed mistake gets none, and a
+    mistake that changes nothing at this point (x == y for the mul gate) is not named."""
+    from autograder.checks import gatecauses
+    gen = torch.Generator().manual_seed(0)
+    x, y, g = (torch.randn(4, 3, dtype=torch.float64, generator=gen) for _ in range(3))
+    assert hint("mul_swap") in gatecauses.mul_gate((g * x, g * x), x, y, g)
+    assert gatecauses.mul_gate((g * x, g * x), x, x.clone(), g) == ""  # no swap to see when x == y
+    assert gatecauses.mul_gate((g * x * 1.01, g * x), x, y, g) == ""    # near the mistake is not the mistake
+    assert gatecauses.add_gate((g / 3, g), g) == "" and hint("add_split") in gatecauses.add_gate((g / 2, g / 2), g)
+    assert gatecauses.max_gate((g, g), x, y, g) != "" and gatecauses.max_gate((-g, g), x, y, g) == ""
+    assert gatecauses.relu(g.abs(), x, g) == "" and hint("relu_input") in gatecauses.relu(g, x, g)
+    assert gatecauses.copy_gate(g, [g]) == ""  # one branch: keeping it is right
+    assert gatecauses.copy_gate(g.float(), [x, g]) == gatecauses.copy_gate(g, [x, g]) != ""  # float32 fits too
+    assert gatecauses.mul_gate(("not", "tensors"), x, y, g) == ""

@@ -12,6 +12,7 @@ from .backprop_modular import (FUNCTIONS, ReferenceMatMul, ReferenceMultiply, Re
                                ReferenceSigmoid, function_item, graph_cases, judge_graph, judge_jvp,
                                judge_modular, jvp_cases, modular_cases, uses_functions)
 from .item import Case, Item
+from . import gatecauses
 from .rules import FLAT, NO_HIDDEN_CALLS, NO_LOOPS, NO_TORCH_NN
 from .elementwise import SEED, as64, elementwise_derivative, scalars_problem
 from .outputs import gradient_problem, tuple_problem, values_problem
@@ -36,7 +37,9 @@ def judge_circuit(case, outcome):
         return problem
     expected = [as64(circuit(*[as64(a) for a in case.args]))]
     expected += [elementwise_derivative(circuit, case.args, i) for i in range(3)]
-    return scalars_problem(names, outcome.value, expected, rtol=1e-5)
+    if problem := scalars_problem(names, outcome.value, expected, rtol=1e-5):
+        return problem + gatecauses.circuit(outcome.value[1:], *[as64(a) for a in case.args])
+    return None
 
 
 def gate_cases(arity: int, tie: bool = False):
@@ -55,8 +58,9 @@ def gate_cases(arity: int, tie: bool = False):
     return cases
 
 
-def gate_judge(forward):
-    """Judge (grad_x, grad_y) = grad_out * d forward / d (x, y), entry by entry."""
+def gate_judge(forward, cause=None):
+    """Judge (grad_x, grad_y) = grad_out * d forward / d (x, y), entry by entry; cause(got, x, y, g)
+    names the likely mistake (not on ties: their message states the convention)."""
     def judge(case, outcome):
         if problem := tuple_problem(outcome.value, ("grad_x", "grad_y")):
             return problem
@@ -65,8 +69,11 @@ def gate_judge(forward):
             expected = [g, torch.zeros_like(g)]
         else:
             expected = [g * elementwise_derivative(forward, (x, y), i) for i in range(2)]
-        return (values_problem("grad_x", outcome.value[0], expected[0], case.args[2])
-                or values_problem("grad_y", outcome.value[1], expected[1], case.args[2]))
+        problem = (values_problem("grad_x", outcome.value[0], expected[0], case.args[2])
+                   or values_problem("grad_y", outcome.value[1], expected[1], case.args[2]))
+        if problem and cause and "ties" not in case.label:
+            problem += cause(outcome.value, x, y, g)
+        return problem
     return judge
 
 
@@ -79,8 +86,9 @@ def judge_add(case, outcome):
         return problem
     g = as64(case.args[0])
     d = elementwise_derivative(lambda x, y: x + y, (case.extra["x"], case.extra["y"]), 0)
-    return (values_problem("grad_x", outcome.value[0], g * d, case.args[0])
-            or values_problem("grad_y", outcome.value[1], g * d, case.args[0]))
+    problem = (values_problem("grad_x", outcome.value[0], g * d, case.args[0])
+               or values_problem("grad_y", outcome.value[1], g * d, case.args[0]))
+    return problem and problem + gatecauses.add_gate(outcome.value, g)
 
 
 def copy_cases():
@@ -92,7 +100,8 @@ def copy_cases():
 def judge_copy(case, outcome):
     # y_k = x for every branch k, so dL/dx = sum_k dL/dy_k * 1
     expected = sum(as64(g) for g in case.args[0])
-    return values_problem("grad_x", outcome.value, expected, case.args[0][0])
+    problem = values_problem("grad_x", outcome.value, expected, case.args[0][0])
+    return problem and problem + gatecauses.copy_gate(outcome.value, case.args[0])
 
 
 # --- 3. the sigmoid circuit, 4. ReLU and 5. matrix multiply ------------------------------
@@ -118,8 +127,11 @@ def judge_sigmoid(case, outcome):
     if not isinstance(grads, (tuple, list)) or len(grads) != 5:
         return "grads should be a tuple of 5 values: (grad_w0, grad_x0, grad_w1, grad_x1, grad_w2)"
     expected = [elementwise_derivative(sigmoid_circuit_value, case.args, i) for i in range(5)]
-    return (scalars_problem(("L",), (L,), (as64(sigmoid_circuit_value(*[as64(a) for a in case.args])),))
-            or scalars_problem(names, grads, expected, rtol=1e-6))
+    value = as64(sigmoid_circuit_value(*[as64(a) for a in case.args]))
+    if problem := scalars_problem(("L",), (L,), (value,)):
+        return problem
+    problem = scalars_problem(names, grads, expected, rtol=1e-6)
+    return problem and problem + gatecauses.sigmoid_circuit(grads, expected, value)
 
 
 def relu_cases():
@@ -142,7 +154,8 @@ def judge_relu(case, outcome):
         expected = as64(g) * (as64(x) > 0)
     else:
         expected = as64(g) * elementwise_derivative(lambda t: t.clamp_min(0), (x,), 0)
-    return values_problem("grad_x", outcome.value, expected, x)
+    problem = values_problem("grad_x", outcome.value, expected, x)
+    return problem and problem + gatecauses.relu(outcome.value, as64(x), as64(g))
 
 
 def matmul_cases():
@@ -177,9 +190,9 @@ GIVEN = ("setup", "gates", "graph_drawing", "square_example")
 ITEMS = {
     "circuit_forward_backward": flat("circuit_forward_backward", circuit_cases, judge_circuit),
     "add_gate_backward": flat("add_gate_backward", add_cases, judge_add),
-    "mul_gate_backward": flat("mul_gate_backward", lambda: gate_cases(3), gate_judge(lambda x, y: x * y)),
+    "mul_gate_backward": flat("mul_gate_backward", lambda: gate_cases(3), gate_judge(lambda x, y: x * y, gatecauses.mul_gate)),
     "copy_gate_backward": flat("copy_gate_backward", copy_cases, judge_copy, vectorized=False),
-    "max_gate_backward": flat("max_gate_backward", lambda: gate_cases(4, tie=True), gate_judge(torch.maximum)),
+    "max_gate_backward": flat("max_gate_backward", lambda: gate_cases(4, tie=True), gate_judge(torch.maximum, gatecauses.max_gate)),
     "sigmoid_circuit": flat("sigmoid_circuit", sigmoid_cases, judge_sigmoid),
     "relu_backward": flat("relu_backward", relu_cases, judge_relu),
     "matmul_backward": flat("matmul_backward", matmul_cases, judge_matmul),

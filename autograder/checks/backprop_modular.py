@@ -9,6 +9,7 @@ import torch
 from . import two_layer_reference as net
 from ..gradcheck import central_difference
 from .adapters import AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, shipped, sin_times_sum
+from . import gatecauses
 from .item import Case, Item
 from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
 from .elementwise import SEED, as64, scalars_problem
@@ -35,7 +36,7 @@ def function_cases(name):
         inputs = [t + 0.01 * torch.sign(t) for t in inputs]  # no ReLU input at its kink
         grad_out = torch.randn(forward(*inputs).shape, dtype=torch.float64, generator=gen)
         cases.append(Case(f"random float64 inputs #{k + 1}", ("grad_output",) + tuple(f"input{i}" for i in range(len(shapes))),
-                          (grad_out, *inputs), {"forward": forward}))
+                          (grad_out, *inputs), {"forward": forward, "name": name}))
     return cases
 
 
@@ -55,7 +56,7 @@ def judge_function(case, outcome):
             args[i] = t
             return (grad_out * forward(*args)).sum()
         if problem := gradient_problem(f"gradient of input {i}", g, L, inputs[i], SEED + i):
-            return problem
+            return problem.rstrip(".") + gatecauses.function(case.extra["name"], i, g, grad_out, inputs)
     return None
 
 
@@ -131,7 +132,7 @@ def judge_modular(case, outcome):
     value, grads = outcome.value
     params, X, y, reg = case.args
     if problem := scalar_problem("loss", value, net.loss(params, X, y, reg).item(), X.dtype, X.device):
-        return problem
+        return problem + gatecauses.modular_loss(value, net.loss, params, X, y, reg)
     for k, name in enumerate(net.PARAMS):
         f = lambda P, name=name: net.loss({**params, name: P}, X, y, reg)  # noqa: E731 (the loss as a function of one parameter; binds name)
         if grads.get(name) is None:

@@ -41,6 +41,17 @@ CAUSES = {
                 "with no 1/2",
     "loss_reg_weights": "the regularization term sums the squares of every weight matrix once: "
                         "reg * (sum W1^2 + sum W2^2)",
+    # the lecture's gate patterns (backprop_basics; checks/gatecauses.py)
+    "add_split": "the add gate is a gradient distributor: both inputs get the upstream gradient unchanged, not half each",
+    "mul_swap": "the mul gate is a swap multiplier: the local gradient of x * y with respect to x is the other factor, y",
+    "max_route": "the max gate is a router: all of the upstream gradient goes to the larger input, none to the other",
+    "copy_add": "a value used in several branches (a copy gate) gets the sum of their gradients: add them, "
+                "don't keep one",
+    "sigmoid_local": "the sigmoid's local gradient is s * (1 - s), with s the sigmoid's output",
+    "relu_input": "the ReLU mask comes from the input (x > 0), not from the upstream gradient: "
+                  "the gradient is 0 wherever x <= 0",
+    "matmul_mean": "a matmul's gradient has its tensor's shape and is a sum over the batch, not averaged: "
+                   "dL/dw = x.T @ grad_y",
     "unstable": "a probability underflowed (or exp overflowed): shift each row of scores by its own max and use "
                 "log_probs = shifted - log_sum_exp",
 }
@@ -49,6 +60,8 @@ NOTEBOOKS = {
     "linear_classifiers": ("reg_half", "reg_double", "no_reg", "no_mean", "mean_twice", "sign", "classes",
                            "correct_margin_grad", "minus_one", "scores_not_probs", "transposed", "loss_sum",
                            "loss_correct_margin", "loss_delta", "loss_reg", "unstable"),
+    "backprop_basics": ("add_split", "mul_swap", "max_route", "copy_add", "sigmoid_local", "relu_input",
+                        "transposed", "matmul_mean", "loss_sum"),
     "two_layer_net": ("reg_half", "no_reg", "no_mean", "mean_twice", "minus_one", "bias_mean", "relu_mask",
                       "local_input", "transposed", "bias_shape", "loss_sum", "loss_reg", "loss_reg_weights", "unstable"),
 }
