@@ -33,6 +33,7 @@ EXPECTED = {
     ("linear_classifiers", "bug-svm-vec-reg-doubled"): "reg_double",
     ("linear_classifiers", "bug-svm-vec-transposed"): "transposed",
     ("linear_classifiers", "bug-softmax-vec-no-reg-grad"): "no_reg",
+    ("linear_classifiers", "bug-svm-naive-assigns-correct-column"): "assigned_column",
     ("two_layer_net", "bug-relu-mask-from-upstream"): "relu_mask",
     ("two_layer_net", "bug-no-relu-backward"): "relu_mask",
     ("two_layer_net", "bug-w2-from-pre-activation"): "local_input",
@@ -61,8 +62,7 @@ EXPECTED = {
     ("backprop_basics", "bug-modular-loss-summed"): "loss_sum",
 }
 # bugs whose residual fits none of the listed mistakes: their messages must name no cause
-NO_CAUSE = [("linear_classifiers", "bug-svm-naive-assigns-correct-column"),
-            ("linear_classifiers", "bug-svm-vec-python-loop"),
+NO_CAUSE = [("linear_classifiers", "bug-svm-vec-python-loop"),
             # gate bugs outside the gate patterns: a tie given to y, J^T v for J v, zeroed tensors
             ("backprop_basics", "bug-max-ties-to-y"), ("backprop_basics", "bug-jvp-is-a-vjp"),
             ("backprop_basics", "bug-rc-mul-gate-zeroes-inputs"), ("backprop_basics", "bug-rc-matmul-zeroes-upstream"),

@@ -26,6 +26,8 @@ CAUSES = {
     "sign": "the sign is flipped: downstream gradient = upstream gradient times local gradient, with its sign",
     "classes": "scaled by the number of classes C: the mean is over the N samples, not over all N * C scores",
     "correct_margin_grad": "the correct class is counted in the margins: skip j = y_i when you count the positive margins",
+    "assigned_column": "gradients add up: W[:, y_i] is in every margin of sample i, so dW[:, y_i] -= X[i] once per "
+                       "positive margin (accumulate with -=, don't assign with =)",
     "minus_one": "the -1 at the correct class is missing: the gradient of the scores is probs minus one-hot, over N",
     "scores_not_probs": "the scores are used where the probs belong: the gradient of the scores is probs minus one-hot, over N",
     "bias_mean": "the bias gradient is the mean over the rows instead of the sum: a bias is added to every row",
@@ -58,7 +60,7 @@ CAUSES = {
 
 NOTEBOOKS = {
     "linear_classifiers": ("reg_half", "reg_double", "no_reg", "no_mean", "mean_twice", "sign", "classes",
-                           "correct_margin_grad", "minus_one", "scores_not_probs", "transposed", "loss_sum",
+                           "correct_margin_grad", "assigned_column", "minus_one", "scores_not_probs", "transposed", "loss_sum",
                            "loss_correct_margin", "loss_delta", "loss_reg", "unstable"),
     "backprop_basics": ("add_split", "mul_swap", "max_route", "copy_add", "sigmoid_local", "relu_input",
                         "transposed", "matmul_mean", "loss_sum"),
@@ -99,6 +101,20 @@ def data_gradient(reference, W, X, y) -> torch.Tensor:
     return grad
 
 
+def assigned_column(W, X, y) -> torch.Tensor:
+    """The naive SVM's dW (reg = 0) when the correct-class column is assigned (=), not accumulated (-=),
+    in the notebook's loop order (samples, then classes)."""
+    W, X = W.to(torch.float64), X.to(torch.float64)
+    scores, dW = X @ W, torch.zeros_like(W)
+    for i in range(X.shape[0]):
+        label = int(y[i])
+        for j in range(W.shape[1]):
+            if j != label and scores[i, j] - scores[i, label] + 1 > 0:
+                dW[:, j] += X[i]
+                dW[:, label] = -X[i]
+    return dW / X.shape[0]
+
+
 def linear_gradient(kind: str, reference, point: dict, dW) -> str | None:
     """A hint for a wrong dW of the SVM (kind "svm") or softmax loss, or None."""
     if not torch.is_tensor(dW):
@@ -111,7 +127,7 @@ def linear_gradient(kind: str, reference, point: dict, dW) -> str | None:
              ("no_mean", N * G + R), ("mean_twice", G / N + R), ("sign", -(G + R)), ("sign", -G + R),
              ("classes", C * G + R), ("classes", G / C + R)]
     if kind == "svm":
-        cands.append(("correct_margin_grad", G - X.T @ onehot / N + R))
+        cands += [("correct_margin_grad", G - X.T @ onehot / N + R), ("assigned_column", assigned_column(W, X, y) + R)]
     else:
         scores = X @ W
         shifted = scores - scores.max(1, keepdim=True).values
