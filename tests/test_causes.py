@@ -172,3 +172,23 @@ def test_a_gate_cause_needs_its_residual():
     assert gatecauses.copy_gate(g, [g]) == ""  # one branch: keeping it is right
     assert gatecauses.copy_gate(g.float(), [x, g]) == gatecauses.copy_gate(g, [x, g]) != ""  # float32 fits too
     assert gatecauses.mul_gate(("not", "tensors"), x, y, g) == ""
+
+
+def test_the_assigned_column_cause_needs_the_notebooks_loop_order():
+    """= instead of -= in the notebook's order (samples, then classes) is named; the same mistake in
+    another loop order gives another value, which is not the listed mistake's: no cause."""
+    from autograder.checks.causes import assigned_column, linear_gradient
+    from autograder.checks.linear_classifiers import svm_loss
+    gen = torch.Generator().manual_seed(1)
+    W, X = torch.randn(6, 5, dtype=torch.float64, generator=gen), torch.randn(8, 6, dtype=torch.float64, generator=gen)
+    y = torch.randint(0, 5, (8,), generator=gen)
+    point = {"W": W, "X": X, "y": y, "reg": 0.0}
+    assert linear_gradient("svm", svm_loss, point, assigned_column(W, X, y)) == hint("assigned_column")
+    scores, dW = X @ W, torch.zeros_like(W)
+    for j in range(5):  # classes outer: the last sample with a positive margin wins each column instead
+        for i in range(8):
+            if j != y[i] and scores[i, j] - scores[i, y[i]] + 1 > 0:
+                dW[:, j] += X[i]
+                dW[:, y[i]] = -X[i]
+    assert not torch.allclose(dW / 8, assigned_column(W, X, y))
+    assert linear_gradient("svm", svm_loss, point, dW / 8) is None
