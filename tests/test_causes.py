@@ -54,6 +54,7 @@ EXPECTED = {
     ("backprop_basics", "bug-add-gate-splits"): "add_split",
     ("backprop_basics", "bug-max-gate-distributes"): "max_route",
     ("backprop_basics", "bug-copy-gate-overwrites"): "copy_add",
+    ("backprop_basics", "bug-graph-no-accumulation"): "copy_add",
     ("backprop_basics", "bug-sigmoid-local-gradient"): "sigmoid_local",
     ("backprop_basics", "bug-sigmoid-function-backward"): "sigmoid_local",
     ("backprop_basics", "bug-relu-mask-from-upstream"): "relu_input",
@@ -75,7 +76,7 @@ GATE_OK = [("backprop_basics", name) for name in ("ok-reference", "ok-relu-mask-
 LOSS_ITEMS = {"svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized",
               "nn_forward_backward", "circuit_forward_backward", "add_gate_backward", "mul_gate_backward",
               "copy_gate_backward", "max_gate_backward", "sigmoid_circuit", "relu_backward", "matmul_backward",
-              "Multiply", "MatMul", "ReLU", "Sigmoid", "two_layer_loss_modular"}
+              "Multiply", "MatMul", "ReLU", "Sigmoid", "two_layer_loss_modular", "ComputationalGraph"}
 
 
 def _entry(assignment, name):

@@ -159,7 +159,8 @@ def graph_cases():
                  (sigmoid, {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}),
                  {"f": lambda w0, x0, w1, x1, w2: 1 / (1 + math.exp(-(w0 * x0 + w1 * x1 + w2)))}),
             Case("f = x*y + x, where x feeds two gates (gradients add)", ("gates", "inputs"),
-                 (shared, {"x": 1.5, "y": -2.5}), {"f": lambda x, y: x * y + x})]
+                 (shared, {"x": 1.5, "y": -2.5}), {"f": lambda x, y: x * y + x,
+                                                   "branches": {"x": (-2.5, 1.0)}})]  # dp/dx = y, df/dx via add = 1
 
 
 def judge_graph(case, outcome):
@@ -177,7 +178,7 @@ def judge_graph(case, outcome):
         along = lambda t, i=i: f(*point[:i], t.item(), *point[i + 1:])  # noqa: E731 (f takes floats)
         numeric = central_difference(along, torch.tensor(float(point[i]), dtype=torch.float64), torch.tensor(1.0))
         if problem := scalars_problem((f"gradient of {name}",), (grads[name],), (numeric,), rtol=1e-6):
-            return problem
+            return problem + gatecauses.branches(grads[name], case.extra.get("branches", {}).get(name, ()))
     return None
 
 

@@ -68,6 +68,14 @@ def copy_gate(got, branches) -> str:
     return named({"grad_x": got}, expected, cands)
 
 
+def branches(got, parts) -> str:
+    """A value feeding several gates whose gradient is one branch's part, not their sum."""
+    if len(parts) < 2:
+        return ""
+    parts = [torch.tensor(float(p), dtype=torch.float64) for p in parts]
+    return named({"g": got}, {"g": sum(parts)}, [("copy_add", {"g": p}) for p in parts])
+
+
 def circuit(got, x, y, z) -> str:
     """f = (x + y) * z: the mul gate's local gradients are the other factor, the add gate copies."""
     names = ("grad_x", "grad_y", "grad_z")
