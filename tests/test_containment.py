@@ -497,17 +497,20 @@ def test_a_sigkilled_grader_takes_its_zygote_and_a_busy_sandbox_with_it():
             os.kill(pid, 9)
 
 
+# A grandchild whose parent is gone before it arms PR_SET_PDEATHSIG, under a subreaper (orphans
+# come here, not to pid 1). {setup} runs in the parent, {child} in the grandchild, {arm} arms it.
 ORPHANED_EARLY = r"""
 import ctypes, os, sys, time
 sys.path.insert(0, {repo!r})
 from autograder.cleanroom.lifetime import die_with_parent
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come here, not to pid 1
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 middle = os.fork()
 if middle == 0:
-    me = os.getpid()
+    {setup}
     if os.fork() == 0:
+        {child}
         time.sleep(0.5)  # the parent is gone before the child arms PR_SET_PDEATHSIG
-        die_with_parent(parent=me)
+        die_with_parent({arm})
         time.sleep(30)
         os._exit(0)
     os._exit(0)
@@ -518,42 +521,21 @@ print(os.waitstatus_to_exitcode(status), round(time.monotonic() - start, 1))
 """
 
 
-def test_a_child_whose_parent_died_before_it_armed_the_signal_exits_under_a_subreaper():
-    """getppid() == 1 missed it: an orphan goes to the nearest subreaper (a container's init,
-    systemd --user, the zygote), so the child compares with the pid its parent passed down."""
+def assert_orphan_exits(setup: str, child: str, arm: str) -> None:
     import subprocess
-    proc = subprocess.run([sys.executable, "-c", ORPHANED_EARLY.format(repo=str(REPO))], capture_output=True,
-                          text=True, timeout=60)
+    script = ORPHANED_EARLY.format(repo=str(REPO), setup=setup, child=child, arm=arm)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     code, seconds = proc.stdout.split()
     assert code == "1" and float(seconds) < 20 and not proc.stderr, proc.stdout + proc.stderr
 
 
-ORPHANED_EARLY_LIFELINE = r"""
-import ctypes, os, sys, time
-sys.path.insert(0, {repo!r})
-from autograder.cleanroom.lifetime import die_with_parent
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-middle = os.fork()
-if middle == 0:
-    r, w = os.pipe()  # as the zygote's lifeline: only the parent holds the write end
-    if os.fork() == 0:
-        os.close(w)
-        time.sleep(0.5)  # the parent is gone before the child arms PR_SET_PDEATHSIG
-        die_with_parent(lifeline=r)
-        time.sleep(30)
-        os._exit(0)
-    os._exit(0)
-os.waitpid(middle, 0)
-start = time.monotonic()
-pid, status = os.wait()
-print(os.waitstatus_to_exitcode(status), round(time.monotonic() - start, 1))
-"""
+def test_a_child_whose_parent_died_before_it_armed_the_signal_exits_under_a_subreaper():
+    """getppid() == 1 missed it: an orphan goes to the nearest subreaper (a container's init,
+    systemd --user, the zygote), so the child compares with the pid its parent passed down."""
+    assert_orphan_exits("me = os.getpid()", "pass", "parent=me")
 
 
 def test_a_sandbox_whose_zygote_died_before_it_armed_the_signal_exits():
     """As pid 1 of its PID namespace a sandbox sees getppid() == 0: the lifeline pipe tells."""
-    import subprocess
-    proc = subprocess.run([sys.executable, "-c", ORPHANED_EARLY_LIFELINE.format(repo=str(REPO))],
-                          capture_output=True, text=True, timeout=60)
-    code, seconds = proc.stdout.split()
-    assert code == "1" and float(seconds) < 20 and not proc.stderr, proc.stdout + proc.stderr
+    # as the zygote's lifeline: only the parent holds the write end
+    assert_orphan_exits("r, w = os.pipe()", "os.close(w)", "lifeline=r")
