@@ -224,7 +224,7 @@ def test_the_nn_train_check_does_not_use_nn_predict(folder):
         source["check_helpers"], solved["nn_train_code"],
         "def nn_predict(params, loss_func, X):\n    return loss_func(params, X).argmax(dim=1) + 1\n")
     out = run(ns, source["train_fake_checks"])
-    assert "WRONG" not in out and out.count("OK:") == 3, out
+    assert "WRONG" not in out and out.count("OK:") == 4, out
 
 
 # --- the graph draws itself --------------------------------------------------------------------
