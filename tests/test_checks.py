@@ -193,3 +193,39 @@ def test_unseen_wrong_students_lose_their_item_saying_why(assignment, entry):
         verdict = check(assignment, item, ns.get(item))
         assert verdict.status == status, (item, verdict)
         assert entry.messages[item].lower() in verdict.message.lower(), verdict.message
+
+
+UNSEEN2 = [(a, e) for a in assignments() for e in module(a).UNSEEN2]
+
+
+def test_unseen2_round_has_right_and_wrong_students_per_assignment():
+    """The second round (issue "unseen2"): per assignment, at least 3 students right by another
+    path and 3 wrong ones that a lazy test passes, none a copy of an earlier entry's name."""
+    for assignment in assignments():
+        names = [e.name for e in module(assignment).UNSEEN2]
+        assert len([n for n in names if n.startswith("ok-")]) >= 3, assignment
+        assert len([n for n in names if n.startswith("bug-")]) >= 3, assignment
+        others = [e.name for e in entries(assignment) if e not in module(assignment).UNSEEN2]
+        assert not set(names) & set(others), assignment
+
+
+@pytest.mark.parametrize("assignment,entry", [(a, e) for a, e in UNSEEN2 if e.fails],
+                         ids=lambda x: getattr(x, "name", x))
+def test_unseen2_wrong_students_lose_their_item_saying_why(assignment, entry):
+    """Each wrong path of round 2 loses its own item, with the reason in the message (all items of
+    every round-2 student are judged by test_entry_fails_exactly_its_items, which is slow)."""
+    ns = functions(entry.notebook(assignment))
+    for item, status in entry.expected().items():
+        verdict = check(assignment, item, ns.get(item))
+        assert verdict.status == status, (item, verdict)
+        assert entry.messages[item].lower() in verdict.message.lower(), verdict.message
+
+
+@pytest.mark.parametrize("assignment,entry", [(a, e) for a, e in UNSEEN2 if not e.fails],
+                         ids=lambda x: getattr(x, "name", x))
+def test_unseen2_right_students_pass_the_items_they_rewrote(assignment, entry):
+    """Each right-by-another-path student of round 2 passes the items whose cells it rewrote."""
+    ns = functions(entry.notebook(assignment))
+    for item in sorted({gid.removesuffix("_code") for gid in entry.touched()} & set(items(assignment))):
+        verdict = check(assignment, item, ns.get(item))
+        assert verdict.ok, (item, verdict.message)

@@ -31,15 +31,17 @@ def shipped(obj):
 # --- adapters: turn what was submitted into a function of the case's arguments ----------
 
 def function_adapter(cls):
-    """Call cls.apply on the inputs, backpropagate grad_out; return (output, input grads)."""
+    """Call cls.apply on the inputs, backpropagate grad_out; return (output, input grads, the
+    tensors forward saved with save_for_backward: a docstring may say which)."""
     def run(grad_out, *inputs):
         if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
             raise TypeError(f"{getattr(cls, '__name__', cls)} must subclass torch.autograd.Function")
         with torch.enable_grad():
             leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
             out = cls.apply(*leaves)
+            saved = tuple(t.detach().clone() for t in getattr(out.grad_fn, "saved_tensors", ()))
             grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
-        return out.detach(), grads
+        return out.detach(), grads, saved
     return run
 
 

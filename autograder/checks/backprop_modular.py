@@ -9,12 +9,12 @@ import torch
 from . import two_layer_reference as net
 from ..gradcheck import central_difference
 from .adapters import AddGate, MulGate, SigmoidGate, TanhLayer, function_adapter, shipped, sin_times_sum
-from . import gatecauses
+from . import causes, gatecauses
 from .item import Case, Item
 from .rules import NO_HIDDEN_CALLS, NO_TORCH_RELU
 from .elementwise import SEED, as64, scalars_problem
 from .outputs import gradient_problem, scalar_problem, values_problem
-from .samples import relu_net_point, visible_reg_params
+from .samples import large_scores_net_point, relu_net_point, visible_reg_params
 
 
 # --- 6. torch.autograd.Function subclasses and 7. the modular two-layer loss -----------
@@ -41,9 +41,11 @@ def function_cases(name):
 
 
 def judge_function(case, outcome):
-    out, grads = outcome.value
+    out, grads, saved = outcome.value
     forward, grad_out, inputs = case.extra["forward"], case.args[0], case.args[1:]
     if problem := values_problem("forward output", out, forward(*inputs)):
+        return problem
+    if case.extra["name"] == "Sigmoid" and (problem := saved_problem(saved, out, inputs[0])):
         return problem
     if len(grads) != len(inputs):
         return f"backward should return {len(inputs)} gradient(s), one per forward input"
@@ -57,6 +59,19 @@ def judge_function(case, outcome):
             return (grad_out * forward(*args)).sum()
         if problem := gradient_problem(f"gradient of input {i}", g, L, inputs[i], SEED + i):
             return problem.rstrip(".") + gatecauses.function(case.extra["name"], i, g, grad_out, inputs)
+    return None
+
+
+def saved_problem(saved, out, x) -> str | None:
+    """Sigmoid's docstring: save the OUTPUT with save_for_backward, and nothing else (its backward
+    is s * (1 - s) from the output alone). Nothing saved that way is not judged."""
+    for t in saved:
+        if torch.is_tensor(t) and t.shape == out.shape and torch.allclose(t.double(), out.double(), rtol=1e-6, atol=1e-12):
+            continue
+        what = ("its input x" if torch.is_tensor(t) and t.shape == x.shape and torch.equal(t.double(), x.double())
+                else f"a tensor other than the output (shape {tuple(t.shape) if torch.is_tensor(t) else type(t).__name__})")
+        return (f"forward saved {what} with ctx.save_for_backward; the docstring asks to save the OUTPUT "
+                "sigmoid(x) and nothing else: backward needs only s * (1 - s)")
     return None
 
 
@@ -125,6 +140,10 @@ def modular_cases():
         params, X, y = relu_net_point(N, D, Hd, C, SEED + k)
         reg = visible_reg_params(net.loss, params, X, y)
         cases.append(Case(f"N={N}, D={D}, H={Hd}, C={C}, reg={reg}", ("params", "X", "y", "reg"), (params, X, y, reg)))
+    # the stated per-row max shift: without it exp overflows (float64 at ~710); reg keeps L2 ~1
+    params, X, y = large_scores_net_point(8, 10, 24, 12, SEED + 2)
+    reg = float(f"{1 / sum((params[k] ** 2).sum().item() for k in ('W1', 'W2')):.3g}")
+    cases.append(Case(f"scores around +-1000 (N=8, C=12, reg={reg})", ("params", "X", "y", "reg"), (params, X, y, reg)))
     return cases
 
 
@@ -132,6 +151,8 @@ def judge_modular(case, outcome):
     value, grads = outcome.value
     params, X, y, reg = case.args
     if problem := scalar_problem("loss", value, net.loss(params, X, y, reg).item(), X.dtype, X.device):
+        if torch.is_tensor(value) and not torch.isfinite(value).all():
+            return f"{problem}; {causes.hint('unstable')}"
         return problem + gatecauses.modular_loss(value, net.loss, params, X, y, reg)
     for k, name in enumerate(net.PARAMS):
         f = lambda P, name=name: net.loss({**params, name: P}, X, y, reg)  # noqa: E731 (the loss as a function of one parameter; binds name)

@@ -52,6 +52,7 @@ CAUSES = {
     "sigmoid_local": "the sigmoid's local gradient is s * (1 - s), with s the sigmoid's output",
     "relu_input": "the ReLU mask comes from the input (x > 0), not from the upstream gradient: "
                   "the gradient is 0 wherever x <= 0",
+    "relu_zero": "at x == 0 the ReLU's gradient is taken to be 0: mask with x > 0, not x >= 0",
     "matmul_mean": "a matmul's gradient has its tensor's shape and is a sum over the batch, not averaged: "
                    "dL/dw = x.T @ grad_y",
     "unstable": "a probability underflowed (or exp overflowed): shift each row of scores by its own max and use "
@@ -63,7 +64,7 @@ NOTEBOOKS = {
                            "correct_margin_grad", "assigned_column", "minus_one", "scores_not_probs", "transposed", "loss_sum",
                            "loss_correct_margin", "loss_delta", "loss_reg", "unstable"),
     "backprop_basics": ("add_split", "mul_swap", "max_route", "copy_add", "sigmoid_local", "relu_input",
-                        "transposed", "matmul_mean", "loss_sum"),
+                        "relu_zero", "transposed", "matmul_mean", "loss_sum", "unstable"),
     "two_layer_net": ("reg_half", "no_reg", "no_mean", "mean_twice", "minus_one", "bias_mean", "relu_mask",
                       "local_input", "transposed", "bias_shape", "loss_sum", "loss_reg", "loss_reg_weights", "unstable"),
 }

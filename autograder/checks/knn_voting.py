@@ -43,6 +43,11 @@ def predict_cases() -> list:
     few = torch.tensor([[1.0, 4.0], [2.0, 3.0], [3.0, 2.0], [4.0, 1.0], [5.0, 6.0], [6.0, 5.0]], dtype=torch.float64)
     cases.append(Case("k=10 larger than num_train=6 (all training points vote; ties to the smallest label)",
                       names, (few, torch.tensor([2, 0, 2, 0, 1, 1]), 10)))
+    # k == num_train: all vote, and the farthest point (label 0) breaks a 2-2-1 vote into a 2-2-2 tie
+    # that goes to 0 (k = min(k, num_train - 1) drops it and answers 1)
+    farthest = torch.tensor([[1.0], [2.0], [3.0], [6.0], [4.0], [5.0]], dtype=torch.float64)
+    cases.append(Case("k=6 equal to num_train=6 (all vote; the farthest point decides the tie)",
+                      names, (farthest, torch.tensor([2, 0, 2, 0, 1, 1]), 6)))
     cases.append(Case("a single test point, k=3, labels 7 and 9 only", names,
                       (random[:9, :1], torch.tensor([9, 7, 9, 7, 9, 7, 9, 7, 9]), 3)))
     cases += [Case(f"ties on {d}, k=4", names, (dists.float().to(d), y_train.to(d), 4)) for d in devices()[1:]]
@@ -87,7 +92,7 @@ def judge_predict(case: Case, outcome) -> str | None:
             f"training points (nearest first) have labels {labels}, so the vote gives "
             f"{int(expected[j])}, got {int(outcome.value[j])} (the smallest k distances in column j of dists "
             "vote; ties between classes go to the smallest label"
-            + ("; k larger than num_train: all training points vote)" if k > dists.shape[0] else ")"))
+            + ("; k >= num_train: all num_train training points vote)" if k >= dists.shape[0] else ")"))
 
 
 # --- KnnClassifier ------------------------------------------------------------------------

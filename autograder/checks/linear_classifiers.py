@@ -190,6 +190,12 @@ def softmax_loss_and_grad(W, X, y, reg):
     return loss.detach(), W_.grad
 
 
+@shipped
+def zero_gradient(W, X, y, reg):
+    """A loss_func that leaves W where it is: for the case that only looks at W's shape."""
+    return (W * 0).sum(), torch.zeros_like(W)
+
+
 def train_cases() -> list:
     names = ("loss_func", "W", "X", "y", "learning_rate", "reg", "num_iters", "batch_size")
     X = torch.arange(60, dtype=torch.float64)[:, None].repeat(1, 4)
@@ -208,7 +214,10 @@ def train_cases() -> list:
                  {"fake": fake, "W0": W0, "G": G}),
             # 40 iterations: the reference is at loss < 0.01 and 100% accuracy after 25
             Case("three separable blobs, W=None", names,
-                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 40, 50), {"blobs": True})]
+                 (softmax_loss_and_grad, None, Xb, yb, 0.5, 1e-4, 40, 50), {"blobs": True}),
+            # C = y.max() + 1 as stated; len(torch.unique(y)) or a count of the labels seen is one short
+            Case("W=None, labels 0 and 2 only (class 1 absent from y: C = y.max() + 1 = 3)", names,
+                 (zero_gradient, None, Xb, torch.where(yb == 1, 2, yb), 0.5, 1e-4, 2, 50), {"gap": True})]
 
 
 def judge_train(case: Case, outcome) -> str | None:
@@ -219,11 +228,14 @@ def judge_train(case: Case, outcome) -> str | None:
     _, _, X, y, lr, reg, T, batch = case.args
     C = int(y.max()) + 1
     if problem := tensor_problem("W", W, torch.empty(X.shape[1], C, dtype=X.dtype, device=X.device)):
-        return problem
+        return problem + (f" (with W=None, C = y.max() + 1 = {C} columns, also when a label is absent "
+                          "from y)" if "gap" in case.extra else "")
     if not isinstance(history, (list, tuple)) or len(history) != T:
         return f"loss_history should be a list of {T} losses (one per iteration)"
     if "fake" in case.extra:
         return judge_constant_gradient(case, W, history)
+    if "gap" in case.extra:
+        return None
     first, last = float(history[0]), sum(float(h) for h in history[-20:]) / 20
     if not last < 0.5 * first:
         return f"the loss did not go down on an easy problem (first {first:.3f}, last {last:.3f})"

@@ -137,7 +137,16 @@ def predict_cases() -> list:
         params = {n: t.to(device, dtype) for n, t in params.items()}
         cases.append(Case(f"N={N}, {dtype}, {device}", ("params", "loss_func", "X"),
                           (params, reference_forward_backward, X[:N].to(device, dtype))))
+    params, X, _ = relu_net_point(30, 6, 5, 4, SEED)
+    cases.append(Case("N=30, float64, a loss_func of another net (tanh instead of ReLU)",
+                      ("params", "loss_func", "X"), (params, tanh_net_scores, X), {"other_net": True}))
     return cases
+
+
+def tanh_net_scores(params, X, y=None, reg=0.0):
+    """A loss_func that is not nn_forward_backward: scores of the same weights with tanh hidden
+    units. nn_predict's labels are the argmax of whatever loss_func(params, X) returns."""
+    return torch.tanh(X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
 
 
 def judge_predict(case: Case, outcome) -> str | None:
@@ -146,7 +155,11 @@ def judge_predict(case: Case, outcome) -> str | None:
     if problem := tensor_problem("y_pred", outcome.value, expected, dtype=torch.int64):
         return problem
     wrong = (outcome.value != expected).nonzero().flatten().tolist()
-    return f"{len(wrong)} labels differ from argmax of the scores (first at index {wrong[0]})" if wrong else None
+    if not wrong:
+        return None
+    hint = (": call loss_func(params, X) for the scores (it need not be nn_forward_backward), not "
+            "nn_forward_pass" if "other_net" in case.extra else "")
+    return f"{len(wrong)} labels differ from argmax of the scores of loss_func(params, X) (first at index {wrong[0]}){hint}"
 
 
 def judge_grid(case: Case, outcome) -> str | None:

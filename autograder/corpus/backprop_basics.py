@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .notebooks import Entry
 from .unseen_backprop_basics import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
+from .unseen2_backprop_basics import STUDENTS as UNSEEN2  # a second, independent round (issue "unseen2")
 
 BUGS = [
     Entry("bug-circuit-wrong-local-gradient", ("circuit_forward_backward",),
@@ -78,5 +79,5 @@ ITEMS = ("circuit_forward_backward", "add_gate_backward", "mul_gate_backward", "
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release")]
 
-ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN + UNSEEN2
 DEMO = ["ok-reference", "blank-release", "bug-relu-mask-from-upstream"]

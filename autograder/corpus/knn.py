@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .notebooks import Entry
 from .unseen_knn import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
+from .unseen2_knn import STUDENTS as UNSEEN2  # a second, independent round (issue "unseen2")
 
 FLAT, TWO, ONE, NONE = ("flatten_images_code", "compute_distances_two_loops_code",
                         "compute_distances_one_loop_code", "compute_distances_no_loops_code")
@@ -154,6 +155,6 @@ ITEMS = ("flatten_images", "compute_distances_two_loops", "compute_distances_one
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release: every stub raises")]
 
-ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN + UNSEEN2
 DEMO = ["ok-reference", "blank-release", "bug-no-loops-broadcast", "bug-predict-ties-to-largest",
         "bug-cv-tests-on-training-rows"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .notebooks import Entry
 from .unseen_linear_classifiers import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
+from .unseen2_linear_classifiers import STUDENTS as UNSEEN2  # a second, independent round (issue "unseen2")
 
 SVM_N, SVM_V = "svm_loss_naive_code", "svm_loss_vectorized_code"
 SMX_N, SMX_V = "softmax_loss_naive_code", "softmax_loss_vectorized_code"
@@ -183,6 +184,6 @@ BROKEN = [
           note="the process dies (os._exit) inside one function: only its item is lost"),
 ]
 
-ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN + UNSEEN2
 DEMO = ["ok-reference", "blank-release", "bug-svm-vec-no-reg-in-loss",
         "bug-softmax-naive-missing-minus-one", "bug-sample-without-replacement", "crash-kernel-dies"]

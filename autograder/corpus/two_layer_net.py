@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .notebooks import Entry
 from .unseen_two_layer_net import STUDENTS as UNSEEN  # students written against the checks (issue "unseen")
+from .unseen2_two_layer_net import STUDENTS as UNSEEN2  # a second, independent round (issue "unseen2")
 
 FB, FWD, TRAIN = "nn_forward_backward_code", "nn_forward_pass_code", "nn_train_code"
 
@@ -96,5 +97,5 @@ ITEMS = ("nn_forward_pass", "nn_forward_backward", "nn_train", "nn_predict", "nn
 
 BROKEN = [Entry("blank-release", ITEMS, untouched=True, note="the untouched release")]
 
-ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN
+ENTRIES = BUGS + CORRECT + BROKEN + UNSEEN + UNSEEN2
 DEMO = ["ok-reference", "blank-release", "bug-relu-mask-from-upstream"]
