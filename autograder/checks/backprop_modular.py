@@ -63,16 +63,17 @@ def judge_function(case, outcome):
 
 
 def saved_problem(saved, out, x) -> str | None:
-    """Sigmoid's docstring: save the OUTPUT with save_for_backward, and nothing else (its backward
-    is s * (1 - s) from the output alone). Nothing saved that way is not judged."""
-    for t in saved:
-        if torch.is_tensor(t) and t.shape == out.shape and torch.allclose(t.double(), out.double(), rtol=1e-6, atol=1e-12):
-            continue
-        what = ("its input x" if torch.is_tensor(t) and t.shape == x.shape and torch.equal(t.double(), x.double())
-                else f"a tensor other than the output (shape {tuple(t.shape) if torch.is_tensor(t) else type(t).__name__})")
-        return (f"forward saved {what} with ctx.save_for_backward; the docstring asks to save the OUTPUT "
-                "sigmoid(x) and nothing else: backward needs only s * (1 - s)")
-    return None
+    """Sigmoid's docstring (and its visible check): save the OUTPUT with ctx.save_for_backward and
+    nothing else; backward is s * (1 - s) from the output alone."""
+    if len(saved) == 1 and torch.is_tensor(saved[0]) and saved[0].shape == out.shape \
+            and torch.allclose(saved[0].double(), out.double(), rtol=1e-6, atol=1e-12):
+        return None
+    if len(saved) == 1 and torch.is_tensor(saved[0]) and saved[0].shape == x.shape and torch.equal(saved[0].double(), x.double()):
+        what = "its input x"
+    else:
+        what = f"{len(saved)} tensor(s), not exactly its output"
+    return (f"forward saved {what} with ctx.save_for_backward; the docstring asks to save the OUTPUT "
+            "sigmoid(x) and nothing else (backward needs only s * (1 - s))")
 
 
 def function_item(name):
