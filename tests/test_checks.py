@@ -229,3 +229,29 @@ def test_unseen2_right_students_pass_the_items_they_rewrote(assignment, entry):
     for item in sorted({gid.removesuffix("_code") for gid in entry.touched()} & set(items(assignment))):
         verdict = check(assignment, item, ns.get(item))
         assert verdict.ok, (item, verdict.message)
+
+
+def test_knn_loop_levels_follow_the_docstrings():
+    """two_loops nests two Python loops (for, while or a comprehension's for), one_loop has one:
+    the fast version under a loop name loses the item, any loop spelling keeps it."""
+    from autograder.checks.knn import loop_depth
+    assert loop_depth("def f(a, b):\n    for i in a:\n        for j in b:\n            pass\n") == 2
+    assert loop_depth("def f(a, b):\n    return [[i * j for j in b] for i in a]\n") == 2
+    assert loop_depth("def f(a, b):\n    return [i * j for i in a for j in b]\n") == 2
+    assert loop_depth("def f(a):\n    i = 0\n    while i < 3:\n        x = [j for j in a]\n        i += 1\n") == 2
+    assert loop_depth("def f(p, q):\n    return (p * p).sum(1)[:, None] - 2 * p @ q.T\n") == 0
+
+    def compute_distances_two_loops(x_train, x_test):
+        p, q = x_train.flatten(1), x_test.flatten(1)
+        return torch.stack([torch.stack([((a - b) ** 2).sum() for b in q]) for a in p])
+
+    def compute_distances_one_loop(x_train, x_test):
+        p, q = x_train.flatten(1), x_test.flatten(1)
+        out = torch.zeros(len(p), len(q), dtype=p.dtype)
+        for i in range(len(p)):
+            for j in range(len(q)):
+                out[i, j] = ((p[i] - q[j]) ** 2).sum()
+        return out
+    assert check("knn", "compute_distances_two_loops", compute_distances_two_loops).ok
+    verdict = check("knn", "compute_distances_one_loop", compute_distances_one_loop)
+    assert verdict.status == "failed" and "single Python loop" in verdict.message, verdict.message

@@ -224,7 +224,7 @@ def test_the_nn_train_check_does_not_use_nn_predict(folder):
         source["check_helpers"], solved["nn_train_code"],
         "def nn_predict(params, loss_func, X):\n    return loss_func(params, X).argmax(dim=1) + 1\n")
     out = run(ns, source["train_fake_checks"])
-    assert "WRONG" not in out and out.count("OK:") == 4, out
+    assert "WRONG" not in out and out.count("OK:") == 5, out  # 5: inputs unchanged (issue "unseen2")
 
 
 # --- the graph draws itself --------------------------------------------------------------------
@@ -322,3 +322,65 @@ def test_part7_says_when_the_part6_functions_it_uses_are_wrong(folder):
     run(ns, bad_matmul, solved["two_layer_loss_modular_code"])
     out = run(ns, source["two_layer_checks"])
     assert out.startswith("NOTE: these checks use your MatMul from Part 6"), out
+
+
+
+# --- visible checks for the round-2 unseen students (corpus/unseen2_*.py) ------------------------
+
+def _round2_bug(assignment, name, gid):
+    """The answer-cell source of a round-2 bug (corpus/unseen2_<assignment>.py)."""
+    from autograder.corpus import module
+    entry = next(e for e in module(assignment).UNSEEN2 if e.name == name)
+    return entry.sources(assignment)[gid]
+
+
+def _checked(out, *words):
+    """The OK / WRONG lines that carry one of words."""
+    return [line for line in out.splitlines() if any(w in line for w in words) and line.startswith(("OK", "WRONG"))]
+
+
+@pytest.mark.parametrize("solved", [True, False], ids=["reference", "bug"])
+def test_round2_visible_checks_catch_their_bugs(folder, solved):
+    """Each visible check added for issue "unseen2" says WRONG on its bug and OK on the reference:
+    the bias row left out of the L2 term, C from the labels seen, nn_train shuffling X in place,
+    the modular loss without the max shift, k clipped to num_train - 1."""
+    want = "OK" if solved else "WRONG"
+    folder("linear_classifiers")
+    gid = "svm_loss_naive_code"
+    ns = linear_namespace({} if solved else {gid: _round2_bug("linear_classifiers", "bug-svm-naive-bias-row-not-regularized", gid)})
+    (line,) = _checked(run(ns, "check_conventions(svm_loss_naive)"), "svm_loss_naive")
+    assert line.startswith(want) and (solved or "the bias row too" in line), line
+    source, solved_lc = cells("linear_classifiers"), answers("linear_classifiers")
+    gid = "train_linear_classifier_code"
+    train = solved_lc[gid] if solved else _round2_bug("linear_classifiers", "bug-train-classes-from-unique-labels", gid)
+    run(ns, solved_lc["sample_batch_code"], train)
+    (line,) = _checked(run(ns, source["train_demo"].split("torch.manual_seed(0)\nstart")[0]), "labels 0 and 2 only")
+    assert line.startswith(want), line
+
+    folder("two_layer_net")
+    source, solved_tl = cells("two_layer_net"), answers("two_layer_net")
+    gid = "nn_train_code"
+    ns = {}
+    run(ns, source["setup"], source["helper_sample_batch"], source["helper_init_params"], source["check_helpers"],
+        solved_tl[gid] if solved else _round2_bug("two_layer_net", "bug-train-shuffles-x-in-place", gid))
+    (line,) = _checked(run(ns, source["train_fake_checks"]), "y_val unchanged", "changed X or y")
+    assert line.startswith(want), line
+
+    folder("backprop_basics")
+    source, solved_bb = cells("backprop_basics"), answers("backprop_basics")
+    gid = "two_layer_loss_modular_code"
+    ns = {}
+    run(ns, source["setup"], source["gates"], source["graph_drawing"], source["square_example"], source["two_layer_flat"],
+        solved_bb["Multiply_code"], solved_bb["MatMul_code"], solved_bb["ReLU_code"],
+        solved_bb[gid] if solved else _round2_bug("backprop_basics", "bug-modular-loss-no-max-shift", gid))
+    (line,) = _checked(run(ns, source["two_layer_checks"]), "scores of ~1000")
+    assert line.startswith(want), line
+
+    folder("knn")
+    source, solved_knn = cells("knn"), answers("knn")
+    gid = "predict_labels_code"
+    ns = {}
+    verdict = 'def verdict(ok, message):\n    print(("OK: " if ok else "WRONG: ") + message)\n'  # as show_images has it
+    run(ns, source["setup"], verdict, solved_knn[gid] if solved else _round2_bug("knn", "bug-predict-k-clipped-one-short", gid))
+    (line,) = _checked(run(ns, source["predict_checks"]), "k=6 = num_train")
+    assert line.startswith(want), line

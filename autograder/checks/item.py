@@ -51,10 +51,11 @@ def static_problems(item: Item, source: str | None, sources=()) -> str | None:
     source: the function's text; sources: the student's cells (where its helpers live)."""
     if source is None and not sources:
         return None  # nothing to read (e.g. a builtin); the numeric checks still apply
-    if item.static and source and (problem := item.static(source)):
+    # the stated rules first (the notebook's rules block), then the item's own source rule
+    if problem := rules_message(item.name, item.rules, rule_uses(sources, item.name, item.rules,
+                                                                 skip=item.helpers, source=source)):
         return problem
-    return rules_message(item.name, item.rules, rule_uses(sources, item.name, item.rules, skip=item.helpers,
-                                                          source=source))
+    return item.static(source) if item.static and source else None
 
 
 def exception_verdict(name: str, case: Case, outcome) -> Verdict:

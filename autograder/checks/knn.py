@@ -7,6 +7,7 @@ float32 code is off by units at pixel scale where the distance is 0.
 """
 from __future__ import annotations
 
+import ast
 import functools
 
 import torch
@@ -183,9 +184,41 @@ NO_LIBRARY_DISTANCES = Rule(
 DISTANCE_RULES = (NO_LIBRARY_DISTANCES, NO_TORCH_NN, NO_HIDDEN_CALLS)
 
 
-def distance_item(name: str, no_loops: bool = False) -> Item:
+def loop_depth(source: str) -> int:
+    """How deeply Python loops nest in source (for / while, and each for of a comprehension)."""
+    def depth(node) -> int:
+        inner = max((depth(child) for child in ast.iter_child_nodes(node)), default=0)
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            return 1 + inner
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return len(node.generators) + inner
+        return inner
+    try:
+        return depth(ast.parse(source))
+    except SyntaxError:
+        return 0
+
+
+def loop_structure(name: str, loops: int):
+    """The docstring's loop structure: two_loops nests two loops (training points, then test
+    points), one_loop has a single loop; the speed comparison of the three needs them."""
+    def problem(source: str) -> str | None:
+        got = loop_depth(source)
+        if loops == 2 and got < 2:
+            return (f"{name} should loop over the training points and, inside, over the test points "
+                    f"(two nested Python loops, one distance per inner step); it has {('no', 'one')[got]} loop level "
+                    "(the version without loops is compute_distances_no_loops)")
+        if loops == 1 and got != 1:
+            return (f"{name} should use a single Python loop (over the training or the test points) with "
+                    f"broadcasting inside it; it has {got} nested loop level(s)")
+        return None
+    return problem
+
+
+def distance_item(name: str, no_loops: bool = False, loops: int = 0) -> Item:
     return Item(name, lambda: distance_cases(no_loops), judge_distances,
                 helpers={"flatten_images": reference_flatten},
+                static=loop_structure(name, loops) if loops else None,
                 rules=DISTANCE_RULES + ((NO_LOOPS,) if no_loops else ()),
                 passed="squared distances (num_train, num_test) match the grader's float64 values"
                        + (", and fit in memory at scale" if no_loops else ""))
@@ -197,8 +230,8 @@ GIVEN = ("setup",)
 ITEMS = {
     "flatten_images": Item("flatten_images", flatten_cases, judge_flatten, adapter=layout_adapter,
                            passed="flattens every layout in order, without a copy where a view exists"),
-    "compute_distances_two_loops": distance_item("compute_distances_two_loops"),
-    "compute_distances_one_loop": distance_item("compute_distances_one_loop"),
+    "compute_distances_two_loops": distance_item("compute_distances_two_loops", loops=2),
+    "compute_distances_one_loop": distance_item("compute_distances_one_loop", loops=1),
     "compute_distances_no_loops": distance_item("compute_distances_no_loops", no_loops=True),
     "predict_labels": Item("predict_labels", predict_cases, judge_predict,
                            passed="votes of the k nearest, ties to the smallest label, k > num_train handled"),

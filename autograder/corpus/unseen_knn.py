@@ -1,4 +1,4 @@
-"""kNN students the first corpus did not have (written for issue "unseen"): three right by
+"""kNN students the first corpus did not have (written for issue "unseen"): right by
 another path, and wrong ones that a lazy test passes (zero distances skipped, every tied
 point voting, ten classes hard-coded, the nearest label first on a tie)."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ TWO, NONE = "compute_distances_two_loops_code", "compute_distances_no_loops_code
 PREDICT, CLS, BEST = "predict_labels_code", "KnnClassifier_code", "knn_get_best_k_code"
 
 TWO_LOOPS_VECTORIZED = '''def compute_distances_two_loops(x_train, x_test):
-    """No loops at all (the student did the fast version three times): the notebook states no
-    rule that requires loops, so it costs nothing."""
+    """No loops at all (the student did the fast version three times): the docstring asks for a
+    loop over the training points with one over the test points inside (issue "unseen2")."""
     p, q = x_train.flatten(1), x_test.flatten(1)
     return (p * p).sum(1)[:, None] + (q * q).sum(1)[None, :] - 2 * p @ q.T
 '''
@@ -104,7 +104,9 @@ BEST_K_ROUNDED = '''def knn_get_best_k(k_to_accuracies):
 '''
 
 STUDENTS = [
-    Entry("ok-two-loops-without-loops", replace={TWO: TWO_LOOPS_VECTORIZED}),
+    Entry("bug-two-loops-without-loops", ("compute_distances_two_loops",), replace={TWO: TWO_LOOPS_VECTORIZED},
+          messages={"compute_distances_two_loops": "two nested python loops"},
+          note="the fast version under the two-loop name: the docstring asks for two nested loops"),
     Entry("ok-no-loops-einsum-clamped", replace={NONE: NO_LOOPS_EINSUM}),
     Entry("ok-predict-sqrt-ranking-one-hot", replace={PREDICT: PREDICT_SQRT_ONE_HOT}),
     Entry("ok-predict-numpy-bincount", replace={PREDICT: PREDICT_NUMPY}),
