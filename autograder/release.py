@@ -89,9 +89,10 @@ def rule_table(assignment: str, notebook: Path) -> dict:
     given = {rulecheck.fingerprint(text) for c in cells for text in
              ("".join(c["source"]), _transformed("".join(c["source"])))}
     return {"items": {name: {"rules": [dataclasses.asdict(r) for r in item.rules], "skip": sorted(item.helpers)}
-                      for name, item in items(assignment).items() if item.rules and not item.static},
-            # a rule written as code in the checks module (not shipped): check_rules says so
-            "unchecked": sorted(name for name, item in items(assignment).items() if item.static),
+                      for name, item in items(assignment).items() if item.rules},
+            # a rule written only as code in the checks module (not shipped): check_rules says so
+            # (an item with stated rules too gets them checked; its own rule has its own visible check)
+            "unchecked": sorted(name for name, item in items(assignment).items() if item.static and not item.rules),
             "given": sorted(given)}
 
 

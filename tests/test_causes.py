@@ -65,6 +65,7 @@ EXPECTED = {
     ("backprop_basics", "bug-relu-backward-mask-ge"): "relu_zero",
     ("backprop_basics", "bug-modular-loss-no-max-shift"): "unstable",
     ("two_layer_net", "bug-backward-no-max-shift"): "unstable",
+    ("two_layer_net", "bug-backward-biases-regularized"): "loss_reg_weights",
     ("linear_classifiers", "bug-softmax-vec-no-max-shift"): "unstable",
 }
 # bugs whose residual fits none of the listed mistakes: their messages must name no cause

@@ -163,10 +163,14 @@ def data_loss(kind: str, reference, point: dict, got: float) -> str | None:
     return hint(key) if key else None
 
 
-def regularization(got: float, data: float, term: float, parts: dict | None = None) -> str:
+def regularization(got: float, data: float, term: float, parts: dict | None = None, biases: float = 0.0) -> str:
     """What a wrong loss at reg > 0 says once the data loss was right at reg = 0.
-    parts: weight name -> its share of the term (reg * sum of its squares), for a net."""
+    parts: weight name -> its share of the term (reg * sum of its squares), for a net;
+    biases: reg * the sum of the biases' squares (a net's biases are not regularized)."""
     added = got - data
+    if biases > FIT_TOL * term and abs(added - term - biases) <= FIT_TOL * max(1.0, abs(term)):
+        return ("The data loss is right (it was at reg = 0), so the regularization term is off: it regularizes "
+                f"the biases too; {hint('loss_reg_weights')}")
     for name, part in (parts or {}).items():
         for factor, text in ((2.0, f"it counts {name} twice and leaves the other weights out"),
                              (1.0, f"it has {name} only")):
@@ -195,7 +199,7 @@ def at_reg_zero(cases: list) -> list:
 
 
 def explain_loss(problem: str, got, kind: str, reference, point: dict, term: float, split, unstable: bool,
-                 parts: dict | None = None) -> str:
+                 parts: dict | None = None, biases: float = 0.0) -> str:
     """A wrong loss: which term is off (from the reg = 0 verdict), and a likely cause if one fits."""
     if unstable and ("nan" in problem or "inf" in problem):
         return f"{problem}; {hint('unstable')}"
@@ -208,7 +212,7 @@ def explain_loss(problem: str, got, kind: str, reference, point: dict, term: flo
         return f"{problem}: the data loss alone is off" + (f"; {cause}" if cause else "")
     if split is not None and split.get("data_ok"):
         data = reference(point.get("W", point.get("params")), point["X"], point["y"], 0.0).item()
-        return f"{problem}. " + regularization(got, data, term, parts)
+        return f"{problem}. " + regularization(got, data, term, parts, biases)
     return problem
 
 

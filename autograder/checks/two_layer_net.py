@@ -92,7 +92,8 @@ def judge_loss_grads(case: Case, outcome) -> str | None:
     if problem := scalar_problem("loss", value, loss(params, X, y, reg).item(), like.dtype, like.device):
         term = reg * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum()).item()
         parts = {n: reg * (params[n] ** 2).sum().item() for n in ("W1", "W2")}
-        return causes.explain_loss(problem, value, "net", loss, p, term, split, unstable, parts)
+        biases = reg * sum((params[n] ** 2).sum().item() for n in ("b1", "b2"))
+        return causes.explain_loss(problem, value, "net", loss, p, term, split, unstable, parts, biases)
     if split is not None and reg == 0:
         split["data_ok"] = True
     if not isinstance(grads, dict) or set(grads) != set(PARAMS):
