@@ -144,7 +144,8 @@ def modular_cases():
     # the stated per-row max shift: without it exp overflows (float64 at ~710); reg keeps L2 ~1
     params, X, y = large_scores_net_point(8, 10, 24, 12, SEED + 2)
     reg = float(f"{1 / sum((params[k] ** 2).sum().item() for k in ('W1', 'W2')):.3g}")
-    cases.append(Case(f"scores around +-1000 (N=8, C=12, reg={reg})", ("params", "X", "y", "reg"), (params, X, y, reg)))
+    cases.append(Case(f"scores around +-1000 (N=8, C=12, reg={reg})", ("params", "X", "y", "reg"), (params, X, y, reg),
+                      {"loss_only": True}))  # the overflow shows in the loss; its gradients cost 4 checks
     return cases
 
 
@@ -155,6 +156,8 @@ def judge_modular(case, outcome):
         if torch.is_tensor(value) and not torch.isfinite(value).all():
             return f"{problem}; {causes.hint('unstable')}"
         return problem + gatecauses.modular_loss(value, net.loss, params, X, y, reg)
+    if case.extra.get("loss_only"):
+        return None
     for k, name in enumerate(net.PARAMS):
         f = lambda P, name=name: net.loss({**params, name: P}, X, y, reg)  # noqa: E731 (the loss as a function of one parameter; binds name)
         if grads.get(name) is None:
