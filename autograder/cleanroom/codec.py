@@ -75,63 +75,86 @@ def opaque(type_name: str, new_allowed: bool = True) -> Opaque:
     return kind()
 
 
+# Encoding reads what the student's process built, so it calls none of the student's code: no
+# overridden __iter__, items(), __str__, __float__, __getattr__ or __class__, no Tensor subclass
+# or torch function/dispatch mode, and no patched torch.Tensor method (these are C functions,
+# taken at import). The student's own objects are read through their base type's C methods.
+_TB = torch._C.TensorBase
+_DETACH, _NUMPY, _CPU, _CONTIGUOUS, _RESHAPE, _VIEW, _AS = (
+    _TB.detach, _TB.numpy, _TB.cpu, _TB.contiguous, _TB.reshape, _TB.view, _TB.as_subclass)
+_DTYPE, _SHAPE, _DEVICE, _LAYOUT = (vars(_TB)[n].__get__ for n in ("dtype", "shape", "device", "layout"))
+_NUMEL = _TB.numel
+_NP_SCALARS = frozenset(np.dtype(name).type for name in NP_DTYPES)
+_TENSOR, _NO_TORCH_FUNCTION, _NO_DISPATCH = torch.Tensor, torch._C.DisableTorchFunction, torch._C._DisableTorchDispatch
+_TYPE_NAME = vars(type)["__name__"].__get__
+_STR, _INT, _FLOAT, _ITEMS = str.__str__, int.__index__, float.__float__, dict.items
+
+
 class Encoder:
     def __init__(self, export=None):
         self.export = export      # obj -> JSON-able reference, or None to send by value
         self.buffers: list[bytes] = []
 
     def encode(self, value, depth: int = 0):
+        with _NO_TORCH_FUNCTION(), _NO_DISPATCH():
+            return self._encode(value, depth)
+
+    def _encode(self, value, depth: int):
         if depth > MAX_DEPTH:
             return {"$opaque": "deeply nested object"}
-        if self.export is not None and type(value) not in PLAIN and \
-                (ref := self.export(value, lambda v: self.encode(v, depth + 1))) is not None:
+        kind = type(value)
+        if self.export is not None and kind not in PLAIN and \
+                (ref := self.export(value, lambda v: self._encode(v, depth + 1))) is not None:
             return ref
-        if type(value) is torch.Tensor:
+        if kind is _TENSOR:
             return self._tensor(value)
-        if value is None or type(value) is bool:
+        if value is None or kind is bool:
             return value
-        if isinstance(value, str):
-            return str(value)[:MAX_STRING]
-        if isinstance(value, int):
-            return int(value) if abs(int(value)) < 10**300 else float("inf")
-        if isinstance(value, float):
-            return {"$float": repr(float(value))} if not math.isfinite(value) else float(value)
-        if isinstance(value, np.generic) and value.dtype.name in NP_DTYPES and value.ndim == 0:
-            return self.encode(value.item(), depth)
-        if isinstance(value, torch.Tensor):
+        if issubclass(kind, str):
+            return _STR(value)[:MAX_STRING]
+        if issubclass(kind, int):
+            number = _INT(value)
+            return number if abs(number) < 10**300 else float("inf")
+        if issubclass(kind, float):
+            number = _FLOAT(value)
+            return {"$float": repr(number)} if not math.isfinite(number) else number
+        if kind in _NP_SCALARS:
+            return self._encode(value.item(), depth)
+        if issubclass(kind, _TENSOR):
             return self._tensor(value)
-        if isinstance(value, torch.dtype):
+        if kind is torch.dtype:
             return {"$dtype": str(value).replace("torch.", "")}
-        if isinstance(value, torch.device):
+        if kind is torch.device:
             return {"$device": str(value)}
-        if isinstance(value, np.ndarray) and value.dtype.name in NP_DTYPES:
+        if kind is np.ndarray and value.dtype.name in NP_DTYPES:
             data = np.ascontiguousarray(value)
             self.buffers.append(data.tobytes())
             return {"$ndarray": data.dtype.name, "shape": list(data.shape), "buf": len(self.buffers) - 1}
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, depth + 1) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v, depth + 1) for v in value]
-        if isinstance(value, dict):
-            return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
-        return {"$opaque": type(value).__name__}
+        if issubclass(kind, tuple):
+            return {"$tuple": [self._encode(v, depth + 1) for v in tuple.__iter__(value)]}
+        if issubclass(kind, list):
+            return [self._encode(v, depth + 1) for v in list.__iter__(value)]
+        if issubclass(kind, dict):
+            return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in _ITEMS(value)]}
+        return {"$opaque": _TYPE_NAME(kind)}
 
     def _tensor(self, t: torch.Tensor):
-        dtype = DTYPE_NAMES.get(t.dtype) or str(t.dtype).replace("torch.", "")
-        if dtype not in DTYPES or t.layout != torch.strided:
-            return {"$opaque": f"{dtype} {t.layout} tensor"}
-        t = t.detach()
+        dtype = DTYPE_NAMES.get(_DTYPE(t)) or str(_DTYPE(t)).replace("torch.", "")
+        if dtype not in DTYPES or _LAYOUT(t) != torch.strided:
+            return {"$opaque": f"{dtype} {_LAYOUT(t)} tensor"}
+        t = _DETACH(t)
+        device = _DEVICE(t)
         try:  # the fast path: one copy, C order
-            fast = t.device.type == "cpu" and type(t) is torch.Tensor and dtype != "bfloat16"
-            data = t.numpy().tobytes() if fast else None
+            fast = device.type == "cpu" and type(t) is _TENSOR and dtype != "bfloat16"
+            data = _NUMPY(t).tobytes() if fast else None
         except (RuntimeError, TypeError):
             data = None
         if data is not None:
             self.buffers.append(data)
         else:
-            flat = t.as_subclass(torch.Tensor).cpu().contiguous().reshape(-1)
-            self.buffers.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
-        return {"$tensor": dtype, "shape": list(t.shape), "device": str(t.device),
+            flat = _RESHAPE(_CONTIGUOUS(_CPU(_AS(t, _TENSOR))), (-1,))
+            self.buffers.append(_NUMPY(_VIEW(flat, torch.uint8)).tobytes() if _NUMEL(flat) else b"")
+        return {"$tensor": dtype, "shape": list(_SHAPE(t)), "device": str(device),
                 "buf": len(self.buffers) - 1}
 
 
@@ -226,12 +249,17 @@ def _hashable(key):
 
 # --- messages on a stream socket: header length, JSON header, buffers ---------------------
 
-def send(sock: socket.socket, message: dict, export=None) -> None:
-    """Send one message; values under "value"-like keys are encoded by the caller."""
+def pack(message: dict, export=None) -> bytes:
+    """One message as bytes: header length, JSON header, buffers."""
     enc = Encoder(export)
     body = enc.encode(message)
     header = json.dumps({"body": body, "sizes": [len(b) for b in enc.buffers]}).encode()
-    sock.sendall(struct.pack("<Q", len(header)) + header + b"".join(enc.buffers))
+    return struct.pack("<Q", len(header)) + header + b"".join(enc.buffers)
+
+
+def send(sock: socket.socket, message: dict, export=None) -> None:
+    """Send one message (see pack)."""
+    sock.sendall(pack(message, export))
 
 
 def _exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:

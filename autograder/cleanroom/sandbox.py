@@ -11,18 +11,43 @@ the grader over one socket:
 
 Nothing here decides a score: this process has run the student's code and may be tampered
 with in every way; the grader only reads the values it sends.
+
+What the grader trusts (the values a reply carries that a VERDICT reads, not only feedback):
+
+    value             the student's answer itself (judged in the grader, float64)
+    args_after        the inputs as the call left them; the grader compares them with its own
+                      copy (session.Session.call) -> "changed its input in place"
+    used_autograd     calls.call: a saved-tensor hook fired, or the autograd sequence number
+                      moved (C, thread-local) -> the no-autograd rule
+    shares            adapters.layout_adapter: knn's flatten shares x's memory (C types)
+    twice             adapters.twice_adapter: two draws of a sampler in one call
+    grads             adapters.function/modular_adapter: autograd through the student's Function
+    error, names      what raised / what is defined: wrong only to the student's cost
+    where, output     feedback only (and `printed`, which nothing reads)
+
+The student's code can reach the grader's code here (sys.modules, gc, frames), so: the grader's
+modules are sealed before any student code runs and checked after every request; a change
+(a rebound name, a replaced __code__, a refilled HANDLERS) is reported as "tampered" instead of
+a reply (seal.py), and the grader fails every later item closed with that message. The facts
+themselves are computed from C functions captured at import, with torch function and dispatch
+modes off, and the reply is encoded without running any of the student's code
+(codec.Encoder), the inputs first: a patched Tensor method, a mode left active or a returned
+object whose methods undo a change cannot rewrite args_after. Raw memory writes (ctypes)
+remain out of reach of any check inside this process.
 """
 from __future__ import annotations
 
+import _json
 import builtins
 import os
 import resource
+import struct
 import sys
 
 from ..calls import call, error_of, seed, write_back
 from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
-from . import codec, confinement, landlock, references
+from . import codec, confinement, landlock, references, seal
 from .bounds import data_bytes
 
 
@@ -74,7 +99,7 @@ class Remote:
 
 def export(value, encode):
     """Send Remote objects and the grader's adapters by reference, everything else by value."""
-    if isinstance(value, Remote):
+    if type(value) is Remote:
         return {"$remote": value.rid}
     return references.reference(value, encode)
 
@@ -127,7 +152,8 @@ def run_call(ns: dict, msg: dict, sock) -> dict:
     args = msg["args"]
     seed(msg.get("seed", 0))  # the student's own random draws, same every run
     outcome = call(fn, msg["names"], args, no_grad=msg.get("no_grad", True), helpers=helpers, namespace=ns)
-    reply = {"op": "result", "value": outcome.value, "args_after": args, "output": outcome.output,
+    # args_after first: nothing the encoding of the value might do can reach it any more
+    reply = {"op": "result", "args_after": args, "value": outcome.value, "output": outcome.output,
              "used_autograd": outcome.used_autograd, "where": outcome.where}
     if outcome.error is not None:
         reply["error"] = list(outcome.error)
@@ -188,6 +214,21 @@ HANDLERS = {"exec": lambda ns, msg, sock: run_cell(ns, msg),
             "call": run_call}
 
 
+def sealed_modules() -> tuple[list, list]:
+    """The grader's modules here, and the library modules its facts and its replies rely on."""
+    import json.encoder
+    import socket
+
+    import torch.autograd.function
+    import torch.autograd.grad_mode
+    import torch.autograd.graph
+    import torch.autograd.variable
+    own = [m for name, m in sorted(sys.modules.items()) if name == "autograder" or name.startswith("autograder.")]
+    foreign = [torch.autograd, torch.autograd.graph, torch.autograd.function, torch.autograd.grad_mode,
+               torch.autograd.variable, json, json.encoder, struct, socket]
+    return own, foreign
+
+
 def serve(sock, config: dict) -> None:
     """Confine this process, then answer the grader until it hangs up. Never returns."""
     try:
@@ -196,6 +237,10 @@ def serve(sock, config: dict) -> None:
         sys.stdout = sys.stderr = out
         ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": NoIPython}
         pristine = dict(vars(builtins))
+        # taken before any of the student's code runs; this frame's locals are out of its reach
+        records = seal.take(*sealed_modules())
+        broken, broken_code, pack = seal.broken, seal.broken.__code__, codec.pack
+        sendall, quote, length = sock.sendall, _json.encode_basestring_ascii, struct.Struct("<Q").pack
         codec.send(sock, {"op": "ready", "landlock": protections["landlock"], "pid": os.getpid(),
                           "protections": protections})
         while True:
@@ -204,10 +249,15 @@ def serve(sock, config: dict) -> None:
             restore(pristine, out)
             reply["printed"] = out.total
             try:
-                codec.send(sock, reply, export)
+                data = pack(reply, export)
             except Exception as exc:  # what the student returned could not be sent
-                codec.send(sock, {"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1],
-                                  "printed": out.total})
+                data = pack({"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1], "printed": out.total})
+            changed = broken(records) if broken.__code__ is broken_code else "the grader's seal (its code was replaced)"
+            if changed is not None:  # no facts from this process any more; said with C functions only
+                header = ('{"body": {"$dict": [["op", "tampered"], ["tampered", ' + quote(changed) +
+                          ']]}, "sizes": []}').encode()
+                data = length(header.__len__()) + header
+            sendall(data)
     except BaseException as exc:  # tell the grader why this process stops, if the socket still works
         try:
             codec.send(sock, {"op": "fatal", "error": error_of(exc)})

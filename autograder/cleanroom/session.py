@@ -40,7 +40,8 @@ class Limits:
 
 
 class Stopped(Exception):
-    """The sandbox had to be stopped: kind is "timeout" or "crash"."""
+    """The sandbox had to be stopped: kind is "timeout", "crash" or "tampered" (the student's
+    code changed the grader's code beside it: seal.py; nothing more is asked of that notebook)."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -57,6 +58,14 @@ def describe_status(status: int | None) -> str:
                "SIGABRT": " (aborted, e.g. a failed allocation)"}.get(name, "")
         return f"it was killed by signal {name}{why}"
     return f"it exited with status {os.WEXITSTATUS(status)} (os._exit or a crash in C code)"
+
+
+def tampered_message(what: str, msg: dict) -> str:
+    """'could not be graded: ...' for the request during which the seal broke."""
+    during = {"exec": f"its answer cell {msg.get('cell')}", "call": f"its {msg.get('target')} (while the grader called it)"}
+    return (f"could not be graded: {during.get(msg.get('op'), 'its code')} changed the grader's own code in the "
+            f"clean room ({what}), so nothing the notebook's process reports can be trusted; code in an answer "
+            "cell must leave the grader's modules alone (sys.modules, gc, frames, torch.autograd internals)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -130,6 +139,7 @@ class Session:
         self.pid = self.sock = None
         self.landlock = None
         self.remotes: dict[int, object] = {}
+        self.tampered: str | None = None  # set once for good: the message every later request gets
 
     @property
     def answer_limit(self) -> int:
@@ -172,6 +182,9 @@ class Session:
                 msg = codec.receive(self.sock, self._resolve, min(deadline, self.deadline))
                 if not isinstance(msg, dict):
                     raise codec.ProtocolError("a reply that is not a message")
+                if msg.get("op") == "tampered":  # its facts can no longer be trusted (seal.py)
+                    self._kill()
+                    raise Stopped("tampered", str(msg.get("tampered", "?"))[:300])
                 if msg.get("op") == "fatal":  # the process reports why it stops (then exits)
                     self._kill()
                     kind, text = (list(msg.get("error", ())) + ["?", "?"])[:2]
@@ -193,6 +206,17 @@ class Session:
             raise Stopped("crash", f"made its process send something the grader cannot read ({exc})") from None
 
     def _request(self, msg: dict, timeout: float):
+        if self.tampered is not None:
+            raise Stopped("tampered", self.tampered)
+        try:
+            return self._ask(msg, timeout)
+        except Stopped as stop:
+            if stop.kind != "tampered":
+                raise
+            self.tampered = tampered_message(stop.message, msg)
+            raise Stopped("tampered", self.tampered) from None
+
+    def _ask(self, msg: dict, timeout: float):
         if time.monotonic() >= self.deadline:
             raise Stopped("timeout", f"was not run: the notebook's time limit ({self.limits.submission:g} s) was used up")
         if self.pid is None:
