@@ -21,7 +21,7 @@ import types
 # module-level caches that fill up legitimately: known keys must keep their values, new keys
 # may come (none is deleted except in codec's placeholder-class cache, which decides nothing)
 GROWS = frozenset({"_COMPILED"})
-SKIP = frozenset({"_OPAQUE_TYPES"})
+SKIP = frozenset({"_OPAQUE_TYPES", "_SEALED"})
 
 
 def _function_records(label: str, fn, out: list) -> None:
@@ -63,12 +63,14 @@ def take(modules, foreign=()) -> tuple:
     out: list = []
     for module, own in [(m, True) for m in modules] + [(m, False) for m in foreign]:
         names = vars(module)
-        if own:
+        if own and not hasattr(module, "__path__"):  # (a package gains its submodules' names)
             out.append(("names", module.__name__, names, frozenset(names)))
         for name, value in list(names.items()):
             label = f"{module.__name__}.{name}"
             if name in SKIP:
                 continue
+            if not own and not isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)):
+                continue  # a library's constants: nothing a fact is computed with
             out.append(("name", label, names, name, value))
             if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
                 _function_records(label, value, out)
@@ -88,9 +90,10 @@ def broken(records: tuple):
         if kind == "name":
             if record[2].get(record[3], missing) is not record[4]:
                 return f"{label} (rebound or deleted)"
-        elif kind == "names":
-            if record[2].keys() != record[3]:
-                return f"{label} (a name was added to the module or deleted from it)"
+        elif kind == "names":  # (a deleted name is a "name" record's; warnings adds its registry)
+            for name in record[2]:
+                if name not in record[3] and name != "__warningregistry__":
+                    return f"{label} (a name was added to the module: {name})"
         elif kind == "code":
             fn = record[2]
             if fn.__code__ is not record[3]:
