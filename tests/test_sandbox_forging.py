@@ -13,7 +13,8 @@ import torch
 
 from autograder.checks import given as given_cells, items
 from autograder.cleanroom import codec, seal
-from autograder.cleanroom.runner import NotebookResult, answer_id, ipython_to_python, run_answers, verdict_for
+from autograder.cleanroom.runner import (NotebookResult, answer_id, fail_closed, ipython_to_python, run_answers,
+                                         verdict_for)
 from autograder.cleanroom.session import Session
 from autograder.corpus.attacks_forging import FORGES, TAMPERED
 from autograder.corpus.notebooks import answers, read
@@ -34,8 +35,10 @@ def grade_items(zygote, assignment: str, replace: dict, names: tuple) -> tuple[d
             assert "error" not in session.exec_cell(cell_id, definitions_only(ipython_to_python(given[cell_id])))
         result = NotebookResult()
         reports = run_answers(session, assignment, cells, result)
-        return {name: verdict_for(session, items(assignment)[name], reports[answer_id(name)], list(cells.values()),
-                                  cells[answer_id(name)]) for name in names}, result.notes
+        result.verdicts = {name: verdict_for(session, items(assignment)[name], reports[answer_id(name)],
+                                             list(cells.values()), cells[answer_id(name)]) for name in names}
+        fail_closed(session, result)
+        return result.verdicts, result.notes
     finally:
         session.close()
 
@@ -48,7 +51,7 @@ def test_a_forged_fact_is_caught(zygote, forge):
     verdict = verdicts[forge.item]
     assert (verdict.status, forge.says in verdict.message) == (forge.expect, True), (forge.note, verdict.message)
     if forge.expect == "error":  # named: where, and what was changed
-        assert "could not be graded" in verdict.message and "(" in verdict.message.split(TAMPERED)[1]
+        assert "could not be graded" in verdict.message and TAMPERED in verdict.message
 
 
 def test_one_tampering_cell_fails_every_item_closed_and_tells_the_ta(zygote):

@@ -246,11 +246,12 @@ def serve(sock, config: dict) -> None:
             msg = codec.receive(sock, resolver(sock))
             reply = HANDLERS[msg["op"]](ns, msg, sock)
             restore(pristine, out)
-            reply["printed"] = out.total
+            reply["printed"], reply["rid"] = out.total, msg.get("rid")
             try:
                 data = pack(reply, export)
             except Exception as exc:  # what the student returned could not be sent
-                data = pack({"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1], "printed": out.total})
+                data = pack({"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1], "printed": out.total,
+                             "rid": msg.get("rid")})
             # after each cell (to name it) and each call (its reply carries facts): ~0.2 ms a check
             changed = None if msg["op"] == "names" else broken(records) if broken.__code__ is broken_code \
                 else "the grader's seal (its code was replaced)"

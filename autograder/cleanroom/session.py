@@ -63,9 +63,10 @@ def describe_status(status: int | None) -> str:
 def tampered_message(what: str, msg: dict) -> str:
     """'could not be graded: ...' for the request during which the seal broke."""
     during = {"exec": f"its answer cell {msg.get('cell')}", "call": f"its {msg.get('target')} (while the grader called it)"}
-    return (f"could not be graded: {during.get(msg.get('op'), 'its code')} changed the grader's own code in the "
+    return (f"could not be graded: {during.get(msg.get('op'), 'its code')} tampered with the grader's code in the "
             f"clean room ({what}), so nothing the notebook's process reports can be trusted; code in an answer "
-            "cell must leave the grader's modules alone (sys.modules, gc, frames, torch.autograd internals)")
+            "cell must leave the grader's modules and its socket alone (sys.modules, gc, frames, torch.autograd "
+            "internals)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,6 +141,7 @@ class Session:
         self.landlock = None
         self.remotes: dict[int, object] = {}
         self.tampered: str | None = None  # set once for good: the message every later request gets
+        self.asked = 0  # requests sent (their ids)
 
     @property
     def answer_limit(self) -> int:
@@ -176,7 +178,7 @@ class Session:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- requests --------------------------------------------------------------------------
-    def _receive(self, deadline: float, limit: float = 30.0):
+    def _receive(self, deadline: float, limit: float = 30.0, rid: int | None = None):
         try:
             while True:  # one deadline for the call, its callbacks and every byte of its reply
                 msg = codec.receive(self.sock, self._resolve, min(deadline, self.deadline))
@@ -190,6 +192,10 @@ class Session:
                     kind, text = (list(msg.get("error", ())) + ["?", "?"])[:2]
                     raise Stopped("crash", f"stopped its process with {kind}: {str(text)[:500]}")
                 if msg.get("op") != "callback":
+                    if rid is not None and msg.get("rid") != rid:  # e.g. one the student's code wrote
+                        self._kill()
+                        raise Stopped("tampered", "a second reply to one request, which the grader's code in "
+                                                  "the clean room did not send")
                     return msg
                 self._callback(msg, min(deadline, self.deadline))
         except (socket.timeout, TimeoutError):
@@ -222,6 +228,8 @@ class Session:
         if self.pid is None:
             self._start()
         deadline = time.monotonic() + timeout
+        self.asked += 1  # each reply names its request: a reply forged beside the real one shows
+        msg = {**msg, "rid": self.asked}
         try:
             codec.send_by(self.sock, msg, min(deadline, self.deadline), self._export)
         except (socket.timeout, TimeoutError):
@@ -231,7 +239,7 @@ class Session:
             status = self._kill()
             raise Stopped("crash", f"crashed the process running it: {describe_status(status)}") \
                 from exc
-        return self._receive(deadline, timeout)
+        return self._receive(deadline, timeout, self.asked)
 
     def _export(self, value, encode):
         if (ref := references.reference(value, encode)) is not None:
@@ -270,6 +278,16 @@ class Session:
                     reply = {"error": f"the grader's {name} needed more than {bounds.HELPER_MEMORY_MB} MB "
                                       "for these inputs and refused them: call it on smaller tensors"}
         codec.send_by(self.sock, reply, deadline, self._export)
+
+    def settle(self) -> str | None:
+        """After the last item: did the notebook's process tamper with the grader's code at any
+        point? One more round trip shows a reply that was forged beside the last real one."""
+        if self.tampered is None and self.pid is not None:
+            try:
+                self._request({"op": "names", "names": []}, 10)
+            except Stopped:
+                pass
+        return self.tampered
 
     # --- what the grader asks --------------------------------------------------------------
     def exec_cell(self, cell_id: str, source: str) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .notebooks import answers
 
 LINEAR, KNN, BASICS = answers("linear_classifiers"), answers("knn"), answers("backprop_basics")
-TAMPERED = "changed the grader's own code in the clean room"
+TAMPERED = "tampered with the grader's code in the clean room"
 CHANGED_W = "changed its input W in place"
 AUTOGRAD = "recorded an autograd graph"
 COPY = "the result is a copy"
@@ -130,6 +130,18 @@ FORGES = [
                           tensor.copy_(kept)
                   return super().__torch_function__(func, types, args, kwargs or {})
           """), "failed", CHANGED_W, "a returned Tensor subclass puts W back while the reply is encoded"),
+    Forge("forge-injected-reply", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W.replace(
+        "    W.zero_()", "    _inject(W.clone(), (loss, dW))\n    W.zero_()"), """
+          import sys as _sys
+          def _inject(W, value):  # a clean reply written to the grader's socket before the real one
+              frame = _sys._getframe()
+              while frame.f_code.co_name != "run_call":
+                  frame = frame.f_back
+              msg, sock, grader = frame.f_locals["msg"], frame.f_locals["sock"], frame.f_globals
+              reply = {"op": "result", "args_after": (W, *msg["args"][1:]), "value": value, "output": "",
+                       "used_autograd": False, "where": "", "printed": 0, "rid": msg.get("rid")}
+              grader["codec"].send(sock, reply, grader["export"])
+          """), "error", "a second reply to one request", "a forged reply written to the socket beside the real one"),
     # --- used_autograd ---------------------------------------------------------------------
     Forge("forge-call-wrapper", "linear_classifiers", "softmax_loss_vectorized", _autograd_cell(before=SANDBOX + textwrap.dedent("""
           _call = _sb.call
