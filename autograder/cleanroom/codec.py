@@ -21,6 +21,7 @@ import re
 import socket
 import struct
 import time
+import types
 from collections import OrderedDict
 
 import numpy as np
@@ -88,6 +89,24 @@ _NP_SCALARS = frozenset(np.dtype(name).type for name in NP_DTYPES)
 _TENSOR, _NO_TORCH_FUNCTION, _NO_DISPATCH = torch.Tensor, torch._C.DisableTorchFunction, torch._C._DisableTorchDispatch
 _TYPE_NAME = vars(type)["__name__"].__get__
 _STR, _INT, _FLOAT, _ITEMS = str.__str__, int.__index__, float.__float__, dict.items
+_TYPE_DICT, _MRO = vars(type)["__dict__"].__get__, vars(type)["__mro__"].__get__
+_C_METHODS = {types.WrapperDescriptorType, types.MethodDescriptorType, types.BuiltinFunctionType,
+              types.ClassMethodDescriptorType}
+_READ_WITH = {tuple: ("__iter__", "__getitem__", "__len__"), list: ("__iter__", "__getitem__", "__len__"),
+              dict: ("__iter__", "__getitem__", "__len__", "items", "keys", "values")}
+
+
+def _read_differently(kind: type, base: type) -> bool:
+    """Does a container subclass read its items with Python code of its own (a tuple whose
+    __iter__ hangs, a dict whose items() lie)? Then what its base type holds is not what the
+    student's caller would get: it is sent as a placeholder. (namedtuple, OrderedDict: no.)"""
+    for klass in _MRO(kind):
+        if klass is base:
+            return False
+        members = _TYPE_DICT(klass)
+        if any(name in members and type(members[name]) not in _C_METHODS for name in _READ_WITH[base]):
+            return True
+    return False
 
 
 class Encoder:
@@ -130,13 +149,14 @@ class Encoder:
             data = np.ascontiguousarray(value)
             self.buffers.append(data.tobytes())
             return {"$ndarray": data.dtype.name, "shape": list(data.shape), "buf": len(self.buffers) - 1}
-        if issubclass(kind, tuple):
+        base = next((b for b in (tuple, list, dict) if issubclass(kind, b)), None)
+        if base is None or (kind is not base and _read_differently(kind, base)):
+            return {"$opaque": _TYPE_NAME(kind)}
+        if base is tuple:
             return {"$tuple": [self._encode(v, depth + 1) for v in tuple.__iter__(value)]}
-        if issubclass(kind, list):
+        if base is list:
             return [self._encode(v, depth + 1) for v in list.__iter__(value)]
-        if issubclass(kind, dict):
-            return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in _ITEMS(value)]}
-        return {"$opaque": _TYPE_NAME(kind)}
+        return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in _ITEMS(value)]}
 
     def _tensor(self, t: torch.Tensor):
         dtype = DTYPE_NAMES.get(_DTYPE(t)) or str(_DTYPE(t)).replace("torch.", "")
