@@ -21,11 +21,12 @@ import re
 import socket
 import struct
 import time
-import types
 from collections import OrderedDict
 
 import numpy as np
 import torch
+
+from . import plain
 
 MAX_MESSAGE = 512 * 2**20   # bytes; a bigger message is refused (the sender's problem)
 MAX_DEPTH = 40              # nesting of containers
@@ -76,37 +77,7 @@ def opaque(type_name: str, new_allowed: bool = True) -> Opaque:
     return kind()
 
 
-# Encoding reads what the student's process built, so it calls none of the student's code: no
-# overridden __iter__, items(), __str__, __float__, __getattr__ or __class__, no Tensor subclass
-# or torch function/dispatch mode, and no patched torch.Tensor method (these are C functions,
-# taken at import). The student's own objects are read through their base type's C methods.
-_TB = torch._C.TensorBase
-_DETACH, _NUMPY, _CPU, _CONTIGUOUS, _RESHAPE, _VIEW, _AS = (
-    _TB.detach, _TB.numpy, _TB.cpu, _TB.contiguous, _TB.reshape, _TB.view, _TB.as_subclass)
-_DTYPE, _SHAPE, _DEVICE, _LAYOUT = (vars(_TB)[n].__get__ for n in ("dtype", "shape", "device", "layout"))
-_NUMEL = _TB.numel
 _NP_SCALARS = frozenset(np.dtype(name).type for name in NP_DTYPES)
-_TENSOR, _NO_TORCH_FUNCTION, _NO_DISPATCH = torch.Tensor, torch._C.DisableTorchFunction, torch._C._DisableTorchDispatch
-_TYPE_NAME = vars(type)["__name__"].__get__
-_STR, _INT, _FLOAT, _ITEMS = str.__str__, int.__index__, float.__float__, dict.items
-_TYPE_DICT, _MRO = vars(type)["__dict__"].__get__, vars(type)["__mro__"].__get__
-_C_METHODS = {types.WrapperDescriptorType, types.MethodDescriptorType, types.BuiltinFunctionType,
-              types.ClassMethodDescriptorType}
-_READ_WITH = {tuple: ("__iter__", "__getitem__", "__len__"), list: ("__iter__", "__getitem__", "__len__"),
-              dict: ("__iter__", "__getitem__", "__len__", "items", "keys", "values")}
-
-
-def _read_differently(kind: type, base: type) -> bool:
-    """Does a container subclass read its items with Python code of its own (a tuple whose
-    __iter__ hangs, a dict whose items() lie)? Then what its base type holds is not what the
-    student's caller would get: it is sent as a placeholder. (namedtuple, OrderedDict: no.)"""
-    for klass in _MRO(kind):
-        if klass is base:
-            return False
-        members = _TYPE_DICT(klass)
-        if any(name in members and type(members[name]) not in _C_METHODS for name in _READ_WITH[base]):
-            return True
-    return False
 
 
 class Encoder:
@@ -115,7 +86,7 @@ class Encoder:
         self.buffers: list[bytes] = []
 
     def encode(self, value, depth: int = 0):
-        with _NO_TORCH_FUNCTION(), _NO_DISPATCH():
+        with plain.NO_TORCH_FUNCTION(), plain.NO_DISPATCH():
             return self._encode(value, depth)
 
     def _encode(self, value, depth: int):
@@ -125,21 +96,21 @@ class Encoder:
         if self.export is not None and kind not in PLAIN and \
                 (ref := self.export(value, lambda v: self._encode(v, depth + 1))) is not None:
             return ref
-        if kind is _TENSOR:
+        if kind is plain.TENSOR:
             return self._tensor(value)
         if value is None or kind is bool:
             return value
         if issubclass(kind, str):
-            return _STR(value)[:MAX_STRING]
+            return plain.STR(value)[:MAX_STRING]
         if issubclass(kind, int):
-            number = _INT(value)
+            number = plain.INT(value)
             return number if abs(number) < 10**300 else float("inf")
         if issubclass(kind, float):
-            number = _FLOAT(value)
+            number = plain.FLOAT(value)
             return {"$float": repr(number)} if not math.isfinite(number) else number
         if kind in _NP_SCALARS:
             return self._encode(value.item(), depth)
-        if issubclass(kind, _TENSOR):
+        if issubclass(kind, plain.TENSOR):
             return self._tensor(value)
         if kind is torch.dtype:
             return {"$dtype": str(value).replace("torch.", "")}
@@ -150,31 +121,31 @@ class Encoder:
             self.buffers.append(data.tobytes())
             return {"$ndarray": data.dtype.name, "shape": list(data.shape), "buf": len(self.buffers) - 1}
         base = next((b for b in (tuple, list, dict) if issubclass(kind, b)), None)
-        if base is None or (kind is not base and _read_differently(kind, base)):
-            return {"$opaque": _TYPE_NAME(kind)}
+        if base is None or (kind is not base and plain.read_differently(kind, base)):
+            return {"$opaque": plain.TYPE_NAME(kind)}
         if base is tuple:
             return {"$tuple": [self._encode(v, depth + 1) for v in tuple.__iter__(value)]}
         if base is list:
             return [self._encode(v, depth + 1) for v in list.__iter__(value)]
-        return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in _ITEMS(value)]}
+        return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in plain.ITEMS(value)]}
 
     def _tensor(self, t: torch.Tensor):
-        dtype = DTYPE_NAMES.get(_DTYPE(t)) or str(_DTYPE(t)).replace("torch.", "")
-        if dtype not in DTYPES or _LAYOUT(t) != torch.strided:
-            return {"$opaque": f"{dtype} {_LAYOUT(t)} tensor"}
-        t = _DETACH(t)
-        device = _DEVICE(t)
+        dtype = DTYPE_NAMES.get(plain.DTYPE(t)) or str(plain.DTYPE(t)).replace("torch.", "")
+        if dtype not in DTYPES or plain.LAYOUT(t) != torch.strided:
+            return {"$opaque": f"{dtype} {plain.LAYOUT(t)} tensor"}
+        t = plain.DETACH(t)
+        device = plain.DEVICE(t)
         try:  # the fast path: one copy, C order
-            fast = device.type == "cpu" and type(t) is _TENSOR and dtype != "bfloat16"
-            data = _NUMPY(t).tobytes() if fast else None
+            fast = device.type == "cpu" and type(t) is plain.TENSOR and dtype != "bfloat16"
+            data = plain.NUMPY(t).tobytes() if fast else None
         except (RuntimeError, TypeError):
             data = None
         if data is not None:
             self.buffers.append(data)
         else:
-            flat = _RESHAPE(_CONTIGUOUS(_CPU(_AS(t, _TENSOR))), (-1,))
-            self.buffers.append(_NUMPY(_VIEW(flat, torch.uint8)).tobytes() if _NUMEL(flat) else b"")
-        return {"$tensor": dtype, "shape": list(_SHAPE(t)), "device": str(device),
+            flat = plain.RESHAPE(plain.CONTIGUOUS(plain.CPU(plain.AS(t, plain.TENSOR))), (-1,))
+            self.buffers.append(plain.NUMPY(plain.VIEW(flat, torch.uint8)).tobytes() if plain.NUMEL(flat) else b"")
+        return {"$tensor": dtype, "shape": list(plain.SHAPE(t)), "device": str(device),
                 "buf": len(self.buffers) - 1}
 
 

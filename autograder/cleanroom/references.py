@@ -14,21 +14,18 @@ import types
 import torch
 
 from ..checks import adapters
+from . import plain
 from .codec import ProtocolError
 
 INSIDE = {name: obj for name, obj in vars(adapters).items()
           if not name.startswith("_") and getattr(obj, "__module__", None) == adapters.__name__}
 
 
-_TYPE_DICT, _FUNCTION_DICT = vars(type)["__dict__"].__get__, vars(types.FunctionType)["__dict__"].__get__
-_TYPE_NAME = vars(type)["__name__"].__get__
-
-
 def _shipped(value, kind) -> bool:
     """Marked @shipped, read from the object's own __dict__ (never its __getattr__)."""
     if kind is types.FunctionType:
-        return bool(_FUNCTION_DICT(value).get(adapters.SHIPPED, False))
-    return issubclass(kind, type) and _TYPE_DICT(value).get(adapters.SHIPPED, False) is True
+        return bool(plain.FUNCTION_DICT(value).get(adapters.SHIPPED, False))
+    return issubclass(kind, type) and plain.TYPE_DICT(value).get(adapters.SHIPPED, False) is True
 
 
 def reference(value, encode):
@@ -38,7 +35,7 @@ def reference(value, encode):
     when the clean room sends them, and none of their code may run while a reply is encoded."""
     kind = type(value)
     if _shipped(value, kind):
-        return {"$source": _source(value), "name": _TYPE_NAME(value) if issubclass(kind, type) else value.__name__}
+        return {"$source": _source(value), "name": plain.TYPE_NAME(value) if issubclass(kind, type) else value.__name__}
     for name, obj in INSIDE.items():
         if obj is value:
             return {"$inside": name}

@@ -26,14 +26,17 @@ What the grader trusts (the values a reply carries that a VERDICT reads, not onl
     where, output     feedback only (and `printed`, which nothing reads)
 
 The student's code can reach the grader's code here (sys.modules, gc, frames), so: the grader's
-modules are sealed before any student code runs and checked after every request; a change
+modules are sealed before any student code runs and checked after each cell and call; a change
 (a rebound name, a replaced __code__, a refilled HANDLERS) is reported as "tampered" instead of
-a reply (seal.py), and the grader fails every later item closed with that message. The facts
+a reply (seal.py), each reply names its request (a reply written beside the real one shows),
+and the grader fails the whole notebook closed with that message (runner.fail_closed). The facts
 themselves are computed from C functions captured at import, with torch function and dispatch
 modes off, and the reply is encoded without running any of the student's code
 (codec.Encoder), the inputs first: a patched Tensor method, a mode left active or a returned
-object whose methods undo a change cannot rewrite args_after. Raw memory writes (ctypes)
-remain out of reach of any check inside this process.
+object whose methods undo a change cannot rewrite args_after. Out of reach of any check inside
+this process: raw memory writes (ctypes), a thread that records autograd (the node count is per
+thread) or undoes a change after the call returned, and code that takes the socket over and
+answers every later request itself.
 """
 from __future__ import annotations
 

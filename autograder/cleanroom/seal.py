@@ -93,7 +93,7 @@ def broken(records: tuple):
         elif kind == "names":  # (a deleted name is a "name" record's; warnings adds its registry)
             for name in record[2]:
                 if name not in record[3] and name != "__warningregistry__":
-                    return f"{label} (a name was added to the module: {name})"
+                    return f"{label} (a name was added to the module)"  # (not its name: the student's)
         elif kind == "code":
             fn = record[2]
             if fn.__code__ is not record[3]:
@@ -133,3 +133,11 @@ def broken(records: tuple):
                 return f"{label} (changed)"
     return None
 
+
+def tampered_message(what: str, msg: dict) -> str:
+    """'could not be graded: ...' for the request during which the seal broke."""
+    during = {"exec": f"its answer cell {msg.get('cell')}", "call": f"its {msg.get('target')} (while the grader called it)"}
+    return (f"could not be graded: {during.get(msg.get('op'), 'its code')} tampered with the grader's code in the "
+            f"clean room ({what}), so nothing the notebook's process reports can be trusted; code in an answer "
+            "cell must leave the grader's modules and its socket alone (sys.modules, gc, frames, torch.autograd "
+            "internals)")

@@ -25,6 +25,7 @@ import torch
 from ..calls import Outcome, _changed, _snapshot, write_back
 from ..checks import adapters
 from . import bounds, codec, references
+from .seal import tampered_message
 from .zygote import Zygote, env, nvidia_machine
 
 
@@ -58,15 +59,6 @@ def describe_status(status: int | None) -> str:
                "SIGABRT": " (aborted, e.g. a failed allocation)"}.get(name, "")
         return f"it was killed by signal {name}{why}"
     return f"it exited with status {os.WEXITSTATUS(status)} (os._exit or a crash in C code)"
-
-
-def tampered_message(what: str, msg: dict) -> str:
-    """'could not be graded: ...' for the request during which the seal broke."""
-    during = {"exec": f"its answer cell {msg.get('cell')}", "call": f"its {msg.get('target')} (while the grader called it)"}
-    return (f"could not be graded: {during.get(msg.get('op'), 'its code')} tampered with the grader's code in the "
-            f"clean room ({what}), so nothing the notebook's process reports can be trusted; code in an answer "
-            "cell must leave the grader's modules and its socket alone (sys.modules, gc, frames, torch.autograd "
-            "internals)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -219,7 +211,8 @@ class Session:
         except Stopped as stop:
             if stop.kind != "tampered":
                 raise
-            self.tampered = tampered_message(stop.message, msg)
+            if self.tampered is None:  # (a replayed cell may have said it first)
+                self.tampered = tampered_message(stop.message, msg)
             raise Stopped("tampered", self.tampered) from None
 
     def _ask(self, msg: dict, timeout: float):
