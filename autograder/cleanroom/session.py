@@ -184,7 +184,7 @@ class Session:
                     kind, text = (list(msg.get("error", ())) + ["?", "?"])[:2]
                     raise Stopped("crash", f"stopped its process with {kind}: {str(text)[:500]}")
                 if msg.get("op") != "callback":
-                    if rid is not None and msg.get("rid") != rid:  # e.g. one the student's code wrote
+                    if rid is not None and msg.pop("rid", None) != rid:  # e.g. one the student's code wrote
                         self._kill()
                         raise Stopped("tampered", "a second reply to one request, which the grader's code in "
                                                   "the clean room did not send")
