@@ -24,61 +24,94 @@ GROWS = frozenset({"_COMPILED"})
 SKIP = frozenset({"_OPAQUE_TYPES", "_SEALED"})
 
 
-def _function_records(label: str, fn, out: list) -> None:
-    out.append(("code", label, fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__))
-    for i, cell in enumerate(fn.__closure__ or ()):
-        try:
-            out.append(("cell", f"{label} (closure variable {fn.__code__.co_freevars[i]})", cell,
-                        cell.cell_contents))
-        except ValueError:  # an empty cell (a name assigned later): nothing to compare yet
-            continue
+class _Taker:
+    """Builds the records. The grader's own modules are sealed whole; of a library (`follow`:
+    torch.autograd, json, struct) only what the grader's functions reach is: the names their
+    code reads from their globals or from a library module, and those functions in turn. So
+    torch.autograd.grad's code and the names it calls are sealed; torch.autograd.gradcheck,
+    which no fact uses, may be patched like any torch function (it changes only values)."""
+
+    def __init__(self, follow: tuple):
+        self.follow, self.out, self.seen = follow, [], set()
+
+    def library(self, obj) -> bool:
+        return (getattr(obj, "__module__", None) or "").startswith(self.follow)
+
+    def function(self, label: str, fn) -> None:
+        if id(fn) in self.seen:
+            return
+        self.seen.add(id(fn))
+        self.out.append(("code", label, fn, fn.__code__, fn.__defaults__, fn.__kwdefaults__))
+        for i, cell in enumerate(fn.__closure__ or ()):
+            try:
+                self.out.append(("cell", f"{label} (closure variable {fn.__code__.co_freevars[i]})", cell,
+                                 cell.cell_contents))
+            except ValueError:  # an empty cell (a name assigned later): nothing to compare yet
+                continue
+        names, codes = set(), [fn.__code__]
+        while codes:  # the names its code (and the code nested in it) reads
+            code = codes.pop()
+            names |= set(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        scope = fn.__globals__
+        for name in sorted(names & scope.keys()):
+            value = scope[name]
+            if isinstance(value, types.ModuleType) and value.__name__.startswith(self.follow):
+                for attr in sorted(names & vars(value).keys()):
+                    self.name(f"{value.__name__}.{attr}", vars(value), attr, vars(value)[attr])
+            if fn.__module__.startswith(self.follow):  # the grader's own globals are sealed whole
+                self.name(f"{fn.__module__}.{name}", scope, name, value)
+
+    def name(self, label: str, scope: dict, name, value) -> None:
+        key = (id(scope), name)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.out.append(("name", label, scope, name, value))
+        self.member(label, value)
+
+    def member(self, label: str, value) -> None:
+        """Follow a function or class into its code, if it is the grader's or a followed library's."""
+        if isinstance(value, types.FunctionType):
+            self.function(label, value)
+        elif isinstance(value, type) and id(value) not in self.seen:
+            self.seen.add(id(value))
+            members = vars(value)
+            self.out.append(("class", label, value, tuple(members.items()), value.__bases__))
+            for name, part in members.items():
+                part = part.__func__ if isinstance(part, (staticmethod, classmethod)) else part
+                for piece in (part.fget, part.fset) if isinstance(part, property) else (part,):
+                    if isinstance(piece, types.FunctionType):
+                        self.function(f"{label}.{name}", piece)
+
+    def container(self, label: str, name: str, value) -> None:
+        if type(value) is dict:
+            self.out.append(("dict", label, value, tuple(value.items()), name in GROWS))
+        elif type(value) is list:
+            self.out.append(("list", label, value, tuple(value)))
+        elif type(value) in (set, frozenset):
+            self.out.append(("set", label, value, frozenset(value)))
 
 
-def _container_records(label: str, name: str, value, out: list) -> None:
-    if type(value) is dict:
-        out.append(("dict", label, value, tuple(value.items()), name in GROWS))
-    elif type(value) is list:
-        out.append(("list", label, value, tuple(value)))
-    elif type(value) in (set, frozenset):
-        out.append(("set", label, value, frozenset(value)))
-
-
-def _class_records(label: str, cls: type, out: list) -> None:
-    members = vars(cls)
-    out.append(("class", label, cls, tuple(members.items()), cls.__bases__))
-    for name, member in members.items():
-        member = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
-        if isinstance(member, property):
-            for part in (member.fget, member.fset):
-                if isinstance(part, types.FunctionType):
-                    _function_records(f"{label}.{name}", part, out)
-        elif isinstance(member, types.FunctionType):
-            _function_records(f"{label}.{name}", member, out)
-
-
-def take(modules, foreign=()) -> tuple:
+def take(modules, follow: tuple = ()) -> tuple:
     """Records of the grader's modules (every name, function, class and table in them) and of
-    `foreign` modules the grader's facts rely on (their existing names, functions and classes:
-    a library may add names lazily). An immutable tuple of tuples."""
-    out: list = []
-    for module, own in [(m, True) for m in modules] + [(m, False) for m in foreign]:
+    what their functions reach in the libraries named by `follow` (module name prefixes). An
+    immutable tuple of tuples."""
+    taker = _Taker(tuple(follow))
+    for module in modules:
         names = vars(module)
-        if own and not hasattr(module, "__path__"):  # (a package gains its submodules' names)
-            out.append(("names", module.__name__, names, frozenset(names)))
+        if not hasattr(module, "__path__"):  # (a package gains its submodules' names)
+            taker.out.append(("names", module.__name__, names, frozenset(names)))
         for name, value in list(names.items()):
-            label = f"{module.__name__}.{name}"
             if name in SKIP:
                 continue
-            if not own and not isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)):
-                continue  # a library's constants: nothing a fact is computed with
-            out.append(("name", label, names, name, value))
-            if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
-                _function_records(label, value, out)
-            elif isinstance(value, type) and value.__module__ == module.__name__:
-                _class_records(label, value, out)
-            elif own:
-                _container_records(label, name, value, out)
-    return tuple(out)
+            label = f"{module.__name__}.{name}"
+            taker.out.append(("name", label, names, name, value))
+            if getattr(value, "__module__", None) == module.__name__ or taker.library(value):
+                taker.member(label, value)
+            else:
+                taker.container(label, name, value)
+    return tuple(taker.out)
 
 
 def broken(records: tuple):
