@@ -248,7 +248,7 @@ def serve(sock, config: dict) -> None:
             except Exception as exc:  # what the student returned could not be sent
                 data = pack({"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1], "printed": out.total,
                              "rid": msg.get("rid")})
-            # after each cell (to name it) and each call (its reply carries facts): ~0.2 ms a check
+            # after each cell (to name it) and each call (its reply carries facts): ~0.1 ms a check
             changed = None if msg["op"] == "names" else broken(records) if broken.__code__ is broken_code \
                 else "the grader's seal (its code was replaced)"
             if changed is not None:  # no facts from this process any more; said with C functions only

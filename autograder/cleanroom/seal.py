@@ -21,7 +21,7 @@ import types
 # module-level caches that fill up legitimately: known keys must keep their values, new keys
 # may come (none is deleted except in codec's placeholder-class cache, which decides nothing)
 GROWS = frozenset({"_COMPILED"})
-SKIP = frozenset({"_OPAQUE_TYPES", "_SEALED"})
+SKIP = frozenset({"_OPAQUE_TYPES", "_SEALED", "__builtins__"})  # builtins: see sandbox.restore
 
 
 class _Taker:
@@ -100,13 +100,12 @@ def take(modules, follow: tuple = ()) -> tuple:
     taker = _Taker(tuple(follow))
     for module in modules:
         names = vars(module)
-        if not hasattr(module, "__path__"):  # (a package gains its submodules' names)
-            taker.out.append(("names", module.__name__, names, frozenset(names)))
+        keys, values = tuple(names), tuple(names.values())
+        taker.out.append(("module", module.__name__, names, keys, values, frozenset(keys), hasattr(module, "__path__")))
         for name, value in list(names.items()):
             if name in SKIP:
                 continue
             label = f"{module.__name__}.{name}"
-            taker.out.append(("name", label, names, name, value))
             if getattr(value, "__module__", None) == module.__name__ or taker.library(value):
                 taker.member(label, value)
             else:
@@ -120,13 +119,19 @@ def broken(records: tuple):
     missing = records  # a value no module holds, for dict.get
     for record in records:
         kind, label = record[0], record[1]
-        if kind == "name":
+        if kind == "module":
+            scope, i = record[2], 0
+            for name in record[3]:
+                if scope.get(name, missing) is not record[4][i]:
+                    return f"{label}.{name} (rebound or deleted)"
+                i += 1
+            if not record[6]:  # a package gains its submodules' names; warnings adds its registry
+                for name in scope:
+                    if name not in record[5] and name != "__warningregistry__":
+                        return f"{label} (a name was added to the module)"  # (not its name: the student's)
+        elif kind == "name":
             if record[2].get(record[3], missing) is not record[4]:
                 return f"{label} (rebound or deleted)"
-        elif kind == "names":  # (a deleted name is a "name" record's; warnings adds its registry)
-            for name in record[2]:
-                if name not in record[3] and name != "__warningregistry__":
-                    return f"{label} (a name was added to the module)"  # (not its name: the student's)
         elif kind == "code":
             fn = record[2]
             if fn.__code__ is not record[3]:
