@@ -97,6 +97,14 @@ FORGES = [
               if type(_f) is type(_forged) and _f.__name__ == "run_call" and "HANDLERS" in _f.__globals__:
                   _f.__code__ = _forged.__code__
           """), "error", TAMPERED, "run_call's __code__ replaced, found through gc"),
+    Forge("forge-codec-encoder", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W.replace(
+        "    W.zero_()", "    _kept.clear()\n    _kept[(W.data_ptr(), W.dtype)] = W.clone()\n    W.zero_()"), SANDBOX, """
+          _codec, _kept = _sys.modules["autograder.cleanroom.codec"], {}
+          _real_tensor = _codec.Encoder._tensor
+          def _tensor(self, t):  # the input as it was, wherever the reply holds it
+              return _real_tensor(self, _kept.get((t.data_ptr(), t.dtype), t))
+          _codec.Encoder._tensor = _tensor
+          """), "error", TAMPERED, "codec.Encoder._tensor replaced: args_after sends the input as it was"),
     Forge("forge-tensor-numpy", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W.replace(
         "    W.zero_()", "    _kept[W.data_ptr()] = W.clone()\n    W.zero_()"), """
           import torch as _torch
