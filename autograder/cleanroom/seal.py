@@ -77,7 +77,7 @@ class _Taker:
         elif isinstance(value, type) and id(value) not in self.seen:
             self.seen.add(id(value))
             members = vars(value)
-            self.out.append(("class", label, value, tuple(members.items()), value.__bases__))
+            self.out.append(("class", label, value, tuple(members.items()), value.__bases__, members))
             for name, part in members.items():
                 part = part.__func__ if isinstance(part, (staticmethod, classmethod)) else part
                 for piece in (part.fget, part.fset) if isinstance(part, property) else (part,):
@@ -142,10 +142,9 @@ def broken(records: tuple):
             if record[2].cell_contents is not record[3]:
                 return f"{label} (rebound)"
         elif kind == "class":
-            cls, items = record[2], record[3]
+            cls, items, members = record[2], record[3], record[5]  # (a live view of the class's dict)
             if cls.__bases__ is not record[4]:
                 return f"{label} (its base classes were changed)"
-            members = cls.__dict__
             if members.__len__() != items.__len__():
                 return f"{label} (a method or attribute was added or deleted)"
             for key, value in items:
