@@ -18,6 +18,8 @@ import torch
 from .cells import student_frame
 
 OUTPUT_CAP = 2000  # characters of captured stdout/stderr kept for messages
+# autograd numbers every node it records, per thread (C; read before and after a call)
+_NODES = torch._C._autograd._get_sequence_nr
 
 
 def seed(value: int) -> None:
@@ -168,16 +170,18 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None,
     - namespace: the globals those helpers go into (default: fn's own)
     Returns:
     - an Outcome (used_autograd: an autograd graph was recorded during the call, e.g. after
-      torch.enable_grad() inside the function: it caught what no_grad alone would not)
+      torch.enable_grad() inside the function: it caught what no_grad alone would not; seen
+      by a saved-tensor hook and by autograd's node count, which the call cannot rewind)
     """
     before = [_snapshot(a) for a in args]
     buffer = io.StringIO()
     outcome = Outcome()
     grad_mode = torch.no_grad() if no_grad else contextlib.nullcontext()
     namespace = namespace if namespace is not None else getattr(fn, "__globals__", None)
+    saved, graph = [], False
 
     def pack(tensor):  # autograd saves tensors for backward only while it records a graph
-        outcome.used_autograd = True
+        saved.append(True)
         return tensor
 
     try:
@@ -185,12 +189,19 @@ def call(fn, names, args, no_grad: bool = True, helpers: dict | None = None,
                 warnings.catch_warnings(), grad_mode, grader_helpers(namespace, helpers or {}), \
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             warnings.simplefilter("ignore")
-            outcome.value = fn(*args)
+            nodes = _NODES()
+            try:
+                outcome.value = fn(*args)
+            finally:
+                # a local and a C counter: code in the call can pop the hook or reach `outcome`
+                # through its frames, not rewind this thread's count of autograd nodes
+                graph = _NODES() != nodes
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too: a student's sys.exit() is their error
         outcome.exception, outcome.error = exc, error_of(exc)
         outcome.where = _student_frame(exc)
+    outcome.used_autograd = graph or bool(saved)
     outcome.output = buffer.getvalue()[:OUTPUT_CAP]
     outcome.modified = [n for n, b, a in zip(names, before, args) if _changed(b, a)]
     return outcome

@@ -441,6 +441,30 @@ def test_groups_of_a_killed_zygote_are_swept_by_the_next():
     assert not any(os.path.exists(p) for p in stale)
 
 
+def test_a_daemon_left_in_a_killed_zygotes_group_is_killed_by_the_next():
+    """Without a PID namespace (the subreaper fallback), a double-forked, setsid'd child of a
+    sandbox outlives a SIGKILLed grader, but not its cgroup: the next zygote's sweep kills it."""
+    import subprocess
+    groups = cgroups.setup(str(os.getpid()))
+    if groups.mode == "none":
+        cgroups.teardown(groups)
+        pytest.skip("no writable cgroup on this machine")
+    dead = 4_100_000 + os.getpid()  # above any pid_max: a zygote that is gone
+    stale = [os.path.join(os.path.dirname(p), f"flatgrad-{dead}", "s1") for p in groups.parents]
+    daemon = subprocess.Popen(["sleep", "300"], start_new_session=True)  # its own session, as a daemon
+    try:
+        for folder in stale:
+            os.makedirs(folder)
+            with open(os.path.join(folder, "cgroup.procs"), "w") as fh:
+                fh.write(str(daemon.pid))
+        cgroups.sweep(groups)
+        assert daemon.wait(timeout=10) == -9
+        assert not any(os.path.exists(os.path.dirname(f)) for f in stale)
+    finally:
+        daemon.kill()
+        cgroups.teardown(groups)
+
+
 KILLED_GRADER = r"""
 import os, signal, sys, threading, time
 sys.path.insert(0, {repo!r})

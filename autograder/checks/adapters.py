@@ -14,18 +14,49 @@ import math
 import torch
 
 SHIPPED = "__flatgrad_shipped__"
-# taken before any student code runs, from C types that cannot be patched: a Tensor subclass
-# that overrides untyped_storage() or lies in __torch_function__, or a patched torch.Tensor
-# method, cannot claim another tensor's memory (a determined student could still patch this
-# module in their process: see README, the clean room)
+# What an adapter decides after the student's code ran (shares, grads) is read with these,
+# taken before any student code runs: C functions a patched torch.Tensor method, a Tensor
+# subclass or a torch function/dispatch mode left active cannot answer for, and autograd's
+# own functions as they were (torch.autograd rebound later changes nothing here). A change to
+# this module or to torch.autograd in the clean room is caught by cleanroom/seal.py.
 _TENSOR, _STORAGE, _ADDRESS = torch._C.TensorBase, torch._C.TensorBase.untyped_storage, torch._C.StorageBase.data_ptr
-_PLAIN = torch._C.DisableTorchFunctionSubclass
+_GRAD_OF, _DETACH, _CLONE = vars(torch._C.TensorBase)["grad"].__get__, torch._C.TensorBase.detach, torch._C.TensorBase.clone
+_GRAD, _BACKWARD = torch.autograd.grad, torch.autograd.backward
+_GRAD_FN, _FUNCTION_BASE = vars(torch._C.TensorBase)["grad_fn"].__get__, torch._C._FunctionBase
+_SAVED = vars(torch._C._FunctionBase)["saved_tensors"].__get__
+_ISINSTANCE = isinstance  # a call may replace builtins.isinstance; they are restored only after it
+
+
+class _Plain:
+    """No torch function (subclass or mode) and no dispatch mode: torch's own kernels only."""
+
+    def __enter__(self):
+        self.modes = (torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch())
+        for mode in self.modes:
+            mode.__enter__()
+
+    def __exit__(self, *exc):
+        for mode in reversed(self.modes):
+            mode.__exit__(*exc)
 
 
 def shipped(obj):
     """Mark a self-contained grader class/function to be sent as source when a check lends it."""
     setattr(obj, SHIPPED, True)
     return obj
+
+
+def _saved(out) -> tuple:
+    """What forward passed to ctx.save_for_backward, read with C getters (a subclass or a
+    class attribute cannot answer for them)."""
+    node = _GRAD_FN(out) if _ISINSTANCE(out, _TENSOR) else None
+    if not _ISINSTANCE(node, _FUNCTION_BASE):
+        return ()
+    return tuple(_CLONE(_DETACH(t)) for t in _SAVED(node))
+
+
+def _detached(value):
+    return _DETACH(value) if _ISINSTANCE(value, _TENSOR) else value.detach()
 
 
 # --- adapters: turn what was submitted into a function of the case's arguments ----------
@@ -39,9 +70,9 @@ def function_adapter(cls):
         with torch.enable_grad():
             leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
             out = cls.apply(*leaves)
-            saved = tuple(t.detach().clone() for t in getattr(out.grad_fn, "saved_tensors", ()))
-            grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
-        return out.detach(), grads, saved
+            saved = _saved(out)
+            grads = _GRAD(out, leaves, grad_out, allow_unused=True)
+        return _detached(out), grads, saved
     return run
 
 
@@ -50,9 +81,10 @@ def modular_adapter(fn):
     def run(params, X, y, reg):
         with torch.enable_grad():
             leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+            mine = tuple(leaves.items())  # fn gets the dict, and may put other objects in it
             value = fn(leaves, X, y, reg)
-            value.backward()
-        return value.detach(), {k: leaves[k].grad for k in leaves}
+            _BACKWARD(value)
+        return _detached(value), {k: _GRAD_OF(leaf) for k, leaf in mine}
     return run
 
 
@@ -77,8 +109,8 @@ def layout_adapter(fn):
     def run(x, layout):
         view = {"contiguous": x, "transposed": x.transpose(-2, -1), "every_other": x[::2]}[layout]
         out = fn(view)
-        with _PLAIN():
-            shares = isinstance(out, _TENSOR) and _ADDRESS(_STORAGE(out)) == _ADDRESS(_STORAGE(x))
+        with _Plain():
+            shares = _ISINSTANCE(out, _TENSOR) and _ADDRESS(_STORAGE(out)) == _ADDRESS(_STORAGE(x))
         return out, shares
     return run
 

@@ -26,6 +26,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from . import plain
+
 MAX_MESSAGE = 512 * 2**20   # bytes; a bigger message is refused (the sender's problem)
 MAX_DEPTH = 40              # nesting of containers
 MAX_STRING = 100_000        # characters of one string
@@ -75,63 +77,75 @@ def opaque(type_name: str, new_allowed: bool = True) -> Opaque:
     return kind()
 
 
+_NP_SCALARS = frozenset(np.dtype(name).type for name in NP_DTYPES)
+
+
 class Encoder:
     def __init__(self, export=None):
         self.export = export      # obj -> JSON-able reference, or None to send by value
         self.buffers: list[bytes] = []
 
     def encode(self, value, depth: int = 0):
+        with plain.NO_TORCH_FUNCTION(), plain.NO_DISPATCH():
+            return self._encode(value, depth)
+
+    def _encode(self, value, depth: int):
         if depth > MAX_DEPTH:
             return {"$opaque": "deeply nested object"}
-        if self.export is not None and type(value) not in PLAIN and \
-                (ref := self.export(value, lambda v: self.encode(v, depth + 1))) is not None:
+        kind = type(value)
+        if self.export is not None and kind not in PLAIN and \
+                (ref := self.export(value, lambda v: self._encode(v, depth + 1))) is not None:
             return ref
-        if type(value) is torch.Tensor:
+        if kind is plain.TENSOR:
             return self._tensor(value)
-        if value is None or type(value) is bool:
+        if value is None or kind is bool:
             return value
-        if isinstance(value, str):
-            return str(value)[:MAX_STRING]
-        if isinstance(value, int):
-            return int(value) if abs(int(value)) < 10**300 else float("inf")
-        if isinstance(value, float):
-            return {"$float": repr(float(value))} if not math.isfinite(value) else float(value)
-        if isinstance(value, np.generic) and value.dtype.name in NP_DTYPES and value.ndim == 0:
-            return self.encode(value.item(), depth)
-        if isinstance(value, torch.Tensor):
+        if issubclass(kind, str):
+            return plain.STR(value)[:MAX_STRING]
+        if issubclass(kind, int):
+            number = plain.INT(value)
+            return number if abs(number) < 10**300 else float("inf")
+        if issubclass(kind, float):
+            number = plain.FLOAT(value)
+            return {"$float": repr(number)} if not math.isfinite(number) else number
+        if kind in _NP_SCALARS:
+            return self._encode(value.item(), depth)
+        if issubclass(kind, plain.TENSOR):
             return self._tensor(value)
-        if isinstance(value, torch.dtype):
+        if kind is torch.dtype:
             return {"$dtype": str(value).replace("torch.", "")}
-        if isinstance(value, torch.device):
+        if kind is torch.device:
             return {"$device": str(value)}
-        if isinstance(value, np.ndarray) and value.dtype.name in NP_DTYPES:
+        if kind is np.ndarray and value.dtype.name in NP_DTYPES:
             data = np.ascontiguousarray(value)
             self.buffers.append(data.tobytes())
             return {"$ndarray": data.dtype.name, "shape": list(data.shape), "buf": len(self.buffers) - 1}
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, depth + 1) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v, depth + 1) for v in value]
-        if isinstance(value, dict):
-            return {"$dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
-        return {"$opaque": type(value).__name__}
+        base = next((b for b in (tuple, list, dict) if issubclass(kind, b)), None)
+        if base is None or (kind is not base and plain.read_differently(kind, base)):
+            return {"$opaque": plain.TYPE_NAME(kind)}
+        if base is tuple:
+            return {"$tuple": [self._encode(v, depth + 1) for v in tuple.__iter__(value)]}
+        if base is list:
+            return [self._encode(v, depth + 1) for v in list.__iter__(value)]
+        return {"$dict": [[self._encode(k, depth + 1), self._encode(v, depth + 1)] for k, v in plain.ITEMS(value)]}
 
     def _tensor(self, t: torch.Tensor):
-        dtype = DTYPE_NAMES.get(t.dtype) or str(t.dtype).replace("torch.", "")
-        if dtype not in DTYPES or t.layout != torch.strided:
-            return {"$opaque": f"{dtype} {t.layout} tensor"}
-        t = t.detach()
+        dtype = DTYPE_NAMES.get(plain.DTYPE(t)) or str(plain.DTYPE(t)).replace("torch.", "")
+        if dtype not in DTYPES or plain.LAYOUT(t) != torch.strided:
+            return {"$opaque": f"{dtype} {plain.LAYOUT(t)} tensor"}
+        t = plain.DETACH(t)
+        device = plain.DEVICE(t)
         try:  # the fast path: one copy, C order
-            fast = t.device.type == "cpu" and type(t) is torch.Tensor and dtype != "bfloat16"
-            data = t.numpy().tobytes() if fast else None
+            fast = device.type == "cpu" and type(t) is plain.TENSOR and dtype != "bfloat16"
+            data = plain.NUMPY(t).tobytes() if fast else None
         except (RuntimeError, TypeError):
             data = None
         if data is not None:
             self.buffers.append(data)
         else:
-            flat = t.as_subclass(torch.Tensor).cpu().contiguous().reshape(-1)
-            self.buffers.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
-        return {"$tensor": dtype, "shape": list(t.shape), "device": str(t.device),
+            flat = plain.RESHAPE(plain.CONTIGUOUS(plain.CPU(plain.AS(t, plain.TENSOR))), (-1,))
+            self.buffers.append(plain.NUMPY(plain.VIEW(flat, torch.uint8)).tobytes() if plain.NUMEL(flat) else b"")
+        return {"$tensor": dtype, "shape": list(plain.SHAPE(t)), "device": str(device),
                 "buf": len(self.buffers) - 1}
 
 
@@ -226,12 +240,17 @@ def _hashable(key):
 
 # --- messages on a stream socket: header length, JSON header, buffers ---------------------
 
-def send(sock: socket.socket, message: dict, export=None) -> None:
-    """Send one message; values under "value"-like keys are encoded by the caller."""
+def pack(message: dict, export=None) -> bytes:
+    """One message as bytes: header length, JSON header, buffers."""
     enc = Encoder(export)
     body = enc.encode(message)
     header = json.dumps({"body": body, "sizes": [len(b) for b in enc.buffers]}).encode()
-    sock.sendall(struct.pack("<Q", len(header)) + header + b"".join(enc.buffers))
+    return struct.pack("<Q", len(header)) + header + b"".join(enc.buffers)
+
+
+def send(sock: socket.socket, message: dict, export=None) -> None:
+    """Send one message (see pack)."""
+    sock.sendall(pack(message, export))
 
 
 def _exactly(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:

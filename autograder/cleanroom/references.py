@@ -9,26 +9,38 @@ import functools
 import inspect
 import math
 import textwrap
+import types
 
 import torch
 
 from ..checks import adapters
+from . import plain
 from .codec import ProtocolError
 
 INSIDE = {name: obj for name, obj in vars(adapters).items()
           if not name.startswith("_") and getattr(obj, "__module__", None) == adapters.__name__}
 
 
+def _shipped(value, kind) -> bool:
+    """Marked @shipped, read from the object's own __dict__ (never its __getattr__)."""
+    if kind is types.FunctionType:
+        return bool(plain.FUNCTION_DICT(value).get(adapters.SHIPPED, False))
+    return issubclass(kind, type) and plain.TYPE_DICT(value).get(adapters.SHIPPED, False) is True
+
+
 def reference(value, encode):
-    """How an object of the adapters module crosses: by name, name + state, or source."""
-    if getattr(value, adapters.SHIPPED, False) and (inspect.isclass(value) or inspect.isfunction(value)):
-        return {"$source": _source(value), "name": value.__name__}
+    """How an object of the adapters module crosses: by name, name + state, or source.
+
+    Only type() and identity are asked of the value: the student's objects pass through here
+    when the clean room sends them, and none of their code may run while a reply is encoded."""
     kind = type(value)
-    name = getattr(value, "__name__", None)
-    if isinstance(name, str) and INSIDE.get(name) is value:
-        return {"$inside": value.__name__}
-    if INSIDE.get(kind.__name__) is kind:
-        return {"$inside_obj": kind.__name__, "state": encode(dict(vars(value)))}
+    if _shipped(value, kind):
+        return {"$source": _source(value), "name": plain.TYPE_NAME(value) if issubclass(kind, type) else value.__name__}
+    for name, obj in INSIDE.items():
+        if obj is value:
+            return {"$inside": name}
+        if obj is kind:
+            return {"$inside_obj": name, "state": encode(dict(vars(value)))}
     return None
 
 

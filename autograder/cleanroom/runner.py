@@ -114,9 +114,18 @@ def grade_notebook(assignment: str, answers: dict[str, str], given: dict[str, st
             own = answers.get(answer_id(name), "")
             result.verdicts[name] = verdict_for(session, item, report, sources,
                                                 own if len(own) <= session.answer_limit else "")
+        fail_closed(session, result)
     finally:
         session.close()
     return result
+
+
+def fail_closed(session: Session, result: NotebookResult) -> None:
+    """A notebook whose process tampered with the grader's code at any point (seal.py, or a
+    reply it forged beside the real one) keeps no verdict: each item is an error that says so."""
+    if (tampered := session.settle()) is not None:
+        result.verdicts = {name: Verdict(ERROR, f"{name} {tampered}.") for name in result.verdicts}
+        result.notes.append(f"the notebook's process {tampered}")
 
 
 def run_answers(session: Session, assignment: str, answers: dict, result: NotebookResult) -> dict:

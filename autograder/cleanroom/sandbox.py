@@ -11,18 +11,46 @@ the grader over one socket:
 
 Nothing here decides a score: this process has run the student's code and may be tampered
 with in every way; the grader only reads the values it sends.
+
+What the grader trusts (the values a reply carries that a VERDICT reads, not only feedback):
+
+    value             the student's answer itself (judged in the grader, float64)
+    args_after        the inputs as the call left them; the grader compares them with its own
+                      copy (session.Session.call) -> "changed its input in place"
+    used_autograd     calls.call: a saved-tensor hook fired, or the autograd sequence number
+                      moved (C, thread-local) -> the no-autograd rule
+    shares            adapters.layout_adapter: knn's flatten shares x's memory (C types)
+    twice             adapters.twice_adapter: two draws of a sampler in one call
+    grads             adapters.function/modular_adapter: autograd through the student's Function
+    error, names      what raised / what is defined: wrong only to the student's cost
+    where, output     feedback only (and `printed`, which nothing reads)
+
+The student's code can reach the grader's code here (sys.modules, gc, frames), so: the grader's
+modules are sealed before any student code runs and checked after each cell and call; a change
+(a rebound name, a replaced __code__, a refilled HANDLERS) is reported as "tampered" instead of
+a reply (seal.py), each reply names its request (a reply written beside the real one shows),
+and the grader fails the whole notebook closed with that message (runner.fail_closed). The facts
+themselves are computed from C functions captured at import, with torch function and dispatch
+modes off, and the reply is encoded without running any of the student's code
+(codec.Encoder), the inputs first: a patched Tensor method, a mode left active or a returned
+object whose methods undo a change cannot rewrite args_after. Out of reach of any check inside
+this process: raw memory writes (ctypes), a thread that records autograd (the node count is per
+thread) or undoes a change after the call returned, and code that takes the socket over and
+answers every later request itself.
 """
 from __future__ import annotations
 
+import _json
 import builtins
 import os
 import resource
+import struct
 import sys
 
 from ..calls import call, error_of, seed, write_back
 from ..cells import CellCompiler, newer_syntax, student_frame
 from ..checks import adapters
-from . import codec, confinement, landlock, references
+from . import codec, confinement, landlock, references, seal
 from .bounds import data_bytes
 
 
@@ -74,7 +102,7 @@ class Remote:
 
 def export(value, encode):
     """Send Remote objects and the grader's adapters by reference, everything else by value."""
-    if isinstance(value, Remote):
+    if type(value) is Remote:
         return {"$remote": value.rid}
     return references.reference(value, encode)
 
@@ -127,7 +155,8 @@ def run_call(ns: dict, msg: dict, sock) -> dict:
     args = msg["args"]
     seed(msg.get("seed", 0))  # the student's own random draws, same every run
     outcome = call(fn, msg["names"], args, no_grad=msg.get("no_grad", True), helpers=helpers, namespace=ns)
-    reply = {"op": "result", "value": outcome.value, "args_after": args, "output": outcome.output,
+    # args_after first: nothing the encoding of the value might do can reach it any more
+    reply = {"op": "result", "args_after": args, "value": outcome.value, "output": outcome.output,
              "used_autograd": outcome.used_autograd, "where": outcome.where}
     if outcome.error is not None:
         reply["error"] = list(outcome.error)
@@ -188,6 +217,13 @@ HANDLERS = {"exec": lambda ns, msg, sock: run_cell(ns, msg),
             "call": run_call}
 
 
+def sealed_modules() -> tuple[list, tuple]:
+    """The grader's modules here, and the libraries its facts and replies are computed with
+    (what of them the grader's code reaches is sealed too: seal.take)."""
+    own = [m for name, m in sorted(sys.modules.items()) if name == "autograder" or name.startswith("autograder.")]
+    return own, ("torch.autograd", "json", "_json", "struct", "_struct")
+
+
 def serve(sock, config: dict) -> None:
     """Confine this process, then answer the grader until it hangs up. Never returns."""
     try:
@@ -196,21 +232,39 @@ def serve(sock, config: dict) -> None:
         sys.stdout = sys.stderr = out
         ns = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": NoIPython}
         pristine = dict(vars(builtins))
+        # taken before any of the student's code runs; this frame's locals are out of its reach
+        records = _SEALED[0] if _SEALED else seal.take(*sealed_modules())
+        broken, broken_code, pack = seal.broken, seal.broken.__code__, codec.pack
+        sendall, quote, length = sock.sendall, _json.encode_basestring_ascii, struct.Struct("<Q").pack
         codec.send(sock, {"op": "ready", "landlock": protections["landlock"], "pid": os.getpid(),
                           "protections": protections})
         while True:
             msg = codec.receive(sock, resolver(sock))
             reply = HANDLERS[msg["op"]](ns, msg, sock)
             restore(pristine, out)
-            reply["printed"] = out.total
+            reply["printed"], reply["rid"] = out.total, msg.get("rid")
             try:
-                codec.send(sock, reply, export)
+                data = pack(reply, export)
             except Exception as exc:  # what the student returned could not be sent
-                codec.send(sock, {"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1],
-                                  "printed": out.total})
+                data = pack({"op": reply.get("op", "reply"), "unsendable": error_of(exc)[1], "printed": out.total,
+                             "rid": msg.get("rid")})
+            # after each cell (to name it) and each call (its reply carries facts): ~0.1 ms a check
+            changed = None if msg["op"] == "names" else broken(records) if broken.__code__ is broken_code \
+                else "the grader's seal (its code was replaced)"
+            if changed is not None:  # no facts from this process any more; said with C functions only
+                header = ('{"body": {"$dict": [["op", "tampered"], ["tampered", ' + quote(changed) +
+                          ']]}, "sizes": []}').encode()
+                data = length(header.__len__()) + header
+            sendall(data)
     except BaseException as exc:  # tell the grader why this process stops, if the socket still works
         try:
             codec.send(sock, {"op": "fatal", "error": error_of(exc)})
         except BaseException:
             pass
     os._exit(0)
+
+
+# Sealed once where this module is imported (the zygote: ~4 ms a notebook saved), after every
+# definition above; a sandbox forked from it holds the same objects (seal.SKIP: not itself sealed).
+_SEALED: list = []
+_SEALED.append(seal.take(*sealed_modules()))

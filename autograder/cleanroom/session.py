@@ -25,6 +25,7 @@ import torch
 from ..calls import Outcome, _changed, _snapshot, write_back
 from ..checks import adapters
 from . import bounds, codec, references
+from .seal import tampered_message
 from .zygote import Zygote, env, nvidia_machine
 
 
@@ -40,7 +41,8 @@ class Limits:
 
 
 class Stopped(Exception):
-    """The sandbox had to be stopped: kind is "timeout" or "crash"."""
+    """The sandbox had to be stopped: kind is "timeout", "crash" or "tampered" (the student's
+    code changed the grader's code beside it: seal.py; nothing more is asked of that notebook)."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -130,6 +132,8 @@ class Session:
         self.pid = self.sock = None
         self.landlock = None
         self.remotes: dict[int, object] = {}
+        self.tampered: str | None = None  # set once for good: the message every later request gets
+        self.asked = 0  # requests sent (their ids)
 
     @property
     def answer_limit(self) -> int:
@@ -166,17 +170,24 @@ class Session:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- requests --------------------------------------------------------------------------
-    def _receive(self, deadline: float, limit: float = 30.0):
+    def _receive(self, deadline: float, limit: float = 30.0, rid: int | None = None):
         try:
             while True:  # one deadline for the call, its callbacks and every byte of its reply
                 msg = codec.receive(self.sock, self._resolve, min(deadline, self.deadline))
                 if not isinstance(msg, dict):
                     raise codec.ProtocolError("a reply that is not a message")
+                if msg.get("op") == "tampered":  # its facts can no longer be trusted (seal.py)
+                    self._kill()
+                    raise Stopped("tampered", str(msg.get("tampered", "?"))[:300])
                 if msg.get("op") == "fatal":  # the process reports why it stops (then exits)
                     self._kill()
                     kind, text = (list(msg.get("error", ())) + ["?", "?"])[:2]
                     raise Stopped("crash", f"stopped its process with {kind}: {str(text)[:500]}")
                 if msg.get("op") != "callback":
+                    if rid is not None and msg.pop("rid", None) != rid:  # e.g. one the student's code wrote
+                        self._kill()
+                        raise Stopped("tampered", "a second reply to one request, which the grader's code in "
+                                                  "the clean room did not send")
                     return msg
                 self._callback(msg, min(deadline, self.deadline))
         except (socket.timeout, TimeoutError):
@@ -193,11 +204,25 @@ class Session:
             raise Stopped("crash", f"made its process send something the grader cannot read ({exc})") from None
 
     def _request(self, msg: dict, timeout: float):
+        if self.tampered is not None:
+            raise Stopped("tampered", self.tampered)
+        try:
+            return self._ask(msg, timeout)
+        except Stopped as stop:
+            if stop.kind != "tampered":
+                raise
+            if self.tampered is None:  # (a replayed cell may have said it first)
+                self.tampered = tampered_message(stop.message, msg)
+            raise Stopped("tampered", self.tampered) from None
+
+    def _ask(self, msg: dict, timeout: float):
         if time.monotonic() >= self.deadline:
             raise Stopped("timeout", f"was not run: the notebook's time limit ({self.limits.submission:g} s) was used up")
         if self.pid is None:
             self._start()
         deadline = time.monotonic() + timeout
+        self.asked += 1  # each reply names its request: a reply forged beside the real one shows
+        msg = {**msg, "rid": self.asked}
         try:
             codec.send_by(self.sock, msg, min(deadline, self.deadline), self._export)
         except (socket.timeout, TimeoutError):
@@ -207,7 +232,7 @@ class Session:
             status = self._kill()
             raise Stopped("crash", f"crashed the process running it: {describe_status(status)}") \
                 from exc
-        return self._receive(deadline, timeout)
+        return self._receive(deadline, timeout, self.asked)
 
     def _export(self, value, encode):
         if (ref := references.reference(value, encode)) is not None:
@@ -246,6 +271,16 @@ class Session:
                     reply = {"error": f"the grader's {name} needed more than {bounds.HELPER_MEMORY_MB} MB "
                                       "for these inputs and refused them: call it on smaller tensors"}
         codec.send_by(self.sock, reply, deadline, self._export)
+
+    def settle(self) -> str | None:
+        """After the last item: did the notebook's process tamper with the grader's code at any
+        point? One more round trip shows a reply that was forged beside the last real one."""
+        if self.tampered is None and self.pid is not None:
+            try:
+                self._request({"op": "names", "names": []}, 10)
+            except Stopped:
+                pass
+        return self.tampered
 
     # --- what the grader asks --------------------------------------------------------------
     def exec_cell(self, cell_id: str, source: str) -> dict:

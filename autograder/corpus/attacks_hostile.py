@@ -167,7 +167,7 @@ if _read:
             def __float__(self):
                 return 0.0
         """)}, note="a Tensor subclass whose allclose/equal/__eq__/__float__ lie"),
-    Entry("h-bb-reduce-repr", ("add_gate_backward", "mul_gate_backward"), statuses={"mul_gate_backward": "timeout"},
+    Entry("h-bb-reduce-repr", ("add_gate_backward", "mul_gate_backward"),  # the tuple: a placeholder, never iterated
           replace={"add_gate_backward_code": after(BASICS["add_gate_backward_code"].replace(
               "    return grad_x, grad_y", "    return _Evil(), _Evil()"), """
           import os

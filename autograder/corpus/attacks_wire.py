@@ -55,10 +55,18 @@ while True:
 
 
 def bomb(values: str, then_exit: bool = True) -> dict:
-    """A well-formed result message whose value is the JSON `values` (built in the sandbox)."""
+    """A well-formed result message whose value is the JSON `values` (built in the sandbox). It
+    names the request it answers (read from the calling frame), as the sandbox's replies do, so
+    that the grader reads it as the reply; the process then exits before the real one."""
     return forged(f"""
+import sys
+frame = sys._getframe()
+while "msg" not in frame.f_locals:
+    frame = frame.f_back
+rid = frame.f_locals["msg"].get("rid")
 value = {values}
-data = ('{{"body": {{"$dict": [["op", "result"], ["value", ' + value + ']]}}, "sizes": []}}').encode()
+data = ('{{"body": {{"$dict": [["op", "result"], ["rid", ' + ("null" if rid is None else str(rid)) + '], ["value", ' +
+        value + ']]}}, "sizes": []}}').encode()
 sock.sendall(struct.pack("<Q", len(data)) + data)
 os._exit(0)
 """)
