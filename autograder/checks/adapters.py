@@ -52,7 +52,8 @@ def _saved(out) -> tuple:
     node = _GRAD_FN(out) if _ISINSTANCE(out, _TENSOR) else None
     if not _ISINSTANCE(node, _FUNCTION_BASE):
         return ()
-    return tuple(_CLONE(_DETACH(t)) for t in _SAVED(node))
+    with _Plain():
+        return tuple(_CLONE(_DETACH(t)) for t in _SAVED(node))
 
 
 def _detached(value):
