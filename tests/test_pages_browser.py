@@ -32,28 +32,39 @@ def visit(browser, html_path, uri: str | None = None) -> dict:
     poke; whether anything ran, and what the page shows.
 
     Every visible link, summary, image and button is hovered and clicked as a mouse does it
-    (trusted events at the element, `force`: no wait for it to be "stable", which elements on a
-    busy page never are: a 0.5 s timeout each, and they went unpoked). The page never leaves:
-    a click that would load another document, or send a form or a grade, is answered "204 No
-    Content" (the browser stays; a javascript: link still runs here), so nothing is reloaded
-    between pokes and the class's gradebook is never changed.
+    (trusted events at the element; `force`: no wait for it to be "stable", a wait that timed out
+    after 0.5 s on most elements of these pages, which then went unpoked). The page never leaves:
+    a click that would load another document or open a popup (formgrader's "open the live
+    notebook" link: a whole Jupyter app loading next to the page), or send a form or a grade, is
+    answered "204 No Content" (the browser stays; a javascript: link still runs here), so nothing
+    is reloaded between pokes and the class's gradebook is never changed.
     """
     page = browser.new_page()
     uri = uri or html_path.as_uri()
     home = None  # the page's own address, once loaded (after a login redirect)
 
+    def leaves(request) -> bool:
+        """Would this request load a new top document: another page here, or a popup?"""
+        if not request.is_navigation_request():
+            return False
+        try:
+            frame = request.frame
+        except Exception:  # noqa: BLE001 (Playwright's Error: a popup's request comes before its frame)
+            return True
+        if frame.parent_frame is not None:
+            return False  # a frame inside the page: loaded
+        return frame != page.main_frame or urldefrag(request.url).url != home
+
     def route(route):
         request = route.request
         if not request.url.startswith(("file:", "http://127.0.0.1:")):
             route.abort()  # nothing leaves the machine; CDN scripts fail fast
-        elif home and (request.method not in ("GET", "HEAD") or (
-                request.is_navigation_request() and request.frame == page.main_frame
-                and urldefrag(request.url).url != home)):
+        elif home and (request.method not in ("GET", "HEAD") or leaves(request)):
             route.fulfill(status=204)
         else:
             route.continue_()
     try:
-        page.route("**/*", route)
+        page.context.route("**/*", route)  # the context's: popups too
         page.goto(uri, wait_until="load")
         page.wait_for_timeout(200)
         ran = _ran(page)
@@ -67,6 +78,10 @@ def visit(browser, html_path, uri: str | None = None) -> dict:
                         element.click(force=True, timeout=POKE_MS, no_wait_after=True)
                 except Exception:  # noqa: BLE001 (detached by the page's own script)
                     pass
+                if len(page.context.pages) > 1:  # a popup (blank): the page would be a
+                    for popup in page.context.pages[1:]:  # background tab, drawn once a second
+                        popup.close()
+                    page.bring_to_front()
                 ran = ran or _ran(page)
                 if urldefrag(page.url).url != home:  # left anyway (not by a request): back
                     page.goto(home, wait_until="load")
