@@ -47,15 +47,10 @@ def comms() -> dict[int, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("attacks")
-    (course / "course_config.py").write_text(COURSE_CONFIG)
-    for entry in CLASS:
-        entry.write(course / "submitted", A)
-    proc = make_grade(course)
-    left = {pid: name for pid, name in comms().items() if name in (DAEMON, BOMB)}
-    rows = read_csv(course / "reports" / "checks.csv")
-    return course, proc, {(r["student_id"], r["item"]): r for r in rows}, left
+def graded(both):
+    """The sandbox attacks' view of the one run (see `both`, below)."""
+    course, proc, checks, left, _ = both
+    return course, proc, checks, {pid: name for pid, name in left.items() if name in (DAEMON, BOMB)}
 
 
 def test_grading_finishes_and_leaves_no_process_behind(graded):
@@ -107,17 +102,25 @@ MARKUP = ("<script>alert", "<img src=x")  # as tags (the student's source shows 
 
 
 def strays() -> dict[int, str]:
-    """Processes named by the attacks (the sandbox that ignores SIGTERM and sleeps in atexit
-    included), left after `make grade` returned. (Not "every process of uid 65534": other
-    test runs on the machine have live sandboxes.)"""
-    return {pid: name for pid, name in comms().items() if name == LEFT}
+    """Processes named by the attacks (the sandbox attacks' daemon and fork bomb, the hostile
+    round's sandbox that ignores SIGTERM and sleeps in atexit), left after `make grade` returned.
+    (Not "every process of uid 65534": other test runs on the machine have live sandboxes.)"""
+    return {pid: name for pid, name in comms().items() if name in (DAEMON, BOMB, LEFT)}
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    course = tmp_path_factory.mktemp("hostile")
+def both(tmp_path_factory):
+    """The sandbox attacks (CLASS) and the hostile round (HOSTILE_CLASS) in one class, graded by
+    one make grade (same limits; each make grade pays its start-up and reports whatever the
+    class size): the course, the run, checks.csv's rows by (student, item), the processes the
+    attacks named that are left, and the files the hostile round left."""
+    names = [e.name for e in CLASS + HOSTILE_CLASS]
+    assert len(names) == len(set(names)), "a student of both classes"
+    course = tmp_path_factory.mktemp("attacks")
     (course / "course_config.py").write_text(COURSE_CONFIG)
     tmp_before = set(os.listdir("/tmp"))
+    for entry in CLASS:
+        entry.write(course / "submitted", A)
     for entry in HOSTILE_CLASS:
         entry.write(course / "submitted", WHERE[entry.name])
     proc = make_grade(course)
@@ -128,6 +131,13 @@ def hostile(tmp_path_factory):
     return course, proc, {(r["student_id"], r["item"]): r for r in rows}, left, litter
 
 
+@pytest.fixture(scope="module")
+def hostile(both):
+    """The hostile round's view of the one run."""
+    course, proc, checks, left, litter = both
+    return course, proc, checks, {pid: name for pid, name in left.items() if name == LEFT}, litter
+
+
 def test_a_hostile_class_finishes_and_leaves_no_process_or_file(hostile):
     """h-tln-strays' full marks (its exact outcome) prove its code ran: a failed Popen or fork
     would have cost the item."""
@@ -135,7 +145,7 @@ def test_a_hostile_class_finishes_and_leaves_no_process_or_file(hostile):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert left == {} and litter == [], (left, litter)
     statuses = {r["student_id"]: r["status"] for r in read_csv(course / "reports" / "submissions.csv")}
-    assert statuses == {visible(e.name): "graded" for e in HOSTILE_CLASS}
+    assert statuses == {visible(e.name): "graded" for e in HOSTILE_CLASS + CLASS}  # the attacks' too
 
 
 @pytest.mark.parametrize("entry", HOSTILE_CLASS[:-1], ids=lambda e: e.name)
@@ -167,4 +177,4 @@ def test_no_terminal_escape_or_markup_reaches_the_tas_files_log_or_pages(hostile
     assert "\\x1b]52;c;" in page  # the escape is shown, as text
     report = (course / "reports" / "index.html").read_text()
     shown = {html.unescape(s) for s in re.findall(r'data-student="([^"]*)"', report)}
-    assert shown == {visible(e.name) for e in HOSTILE_CLASS}  # the odd id once, as CSVs write it
+    assert shown == {visible(e.name) for e in HOSTILE_CLASS + CLASS}  # the odd id once, as CSVs write it

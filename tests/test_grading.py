@@ -120,28 +120,40 @@ def test_regrading_one_student_changes_only_their_rows(graded):
     assert f"{target}/{A}: graded" in proc.stderr
 
 
-def test_demo_class_is_graded_when_asked(tmp_path):
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo class graded once (make grade DEMO=1): its course, the run, and its CSVs as that
+    run wrote them (a later test deletes its gradebook and grades it again)."""
+    course = tmp_path_factory.mktemp("demo")
+    proc = make_grade(course, "DEMO=1")
+    reports = course / "reports"
+    csvs = {name: read_csv(reports / name) if (reports / name).exists() else None
+            for name in ("checks.csv", "submissions.csv")}
+    return course, proc, csvs
+
+
+def test_demo_class_is_graded_when_asked(demo):
     """Does the demo class (correct, blank, three bugs, a crash) grade and print its table?"""
-    proc = make_grade(tmp_path, "DEMO=1")
+    _, proc, csvs = demo
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = read_csv(tmp_path / "reports" / "submissions.csv")
+    rows = csvs["submissions.csv"]
     assert len(rows) >= 6 and {r["status"] for r in rows} == {"graded"}
-    crash = {(r["student_id"], r["item"]): r for r in read_csv(tmp_path / "reports" / "checks.csv")}
+    crash = {(r["student_id"], r["item"]): r for r in csvs["checks.csv"]}
     assert crash[("crash-kernel-dies", "svm_loss_vectorized")]["status"] == "error"  # only that item
     assert crash[("crash-kernel-dies", "svm_loss_naive")]["status"] == "passed"
     assert "ok-reference" in proc.stdout and "items: 1 svm_loss_naive" in proc.stdout
 
 
-def test_a_deleted_gradebook_means_grading_again(tmp_path):
+def test_a_deleted_gradebook_means_grading_again(demo):
     """A TA deletes gradebook.db (not build/): the next make grade re-creates and re-grades
     everything instead of trusting stamps of grades the gradebook no longer holds."""
-    assert make_grade(tmp_path, "DEMO=1").returncode == 0
-    before = read_csv(tmp_path / "reports" / "checks.csv")
-    (tmp_path / "gradebook.db").unlink()
-    proc = make_grade(tmp_path, "DEMO=1")
+    course, first, csvs = demo
+    assert first.returncode == 0
+    (course / "gradebook.db").unlink()
+    proc = make_grade(course, "DEMO=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "(unchanged: not re-run)" not in proc.stderr
-    assert read_csv(tmp_path / "reports" / "checks.csv") == before
+    assert read_csv(course / "reports" / "checks.csv") == csvs["checks.csv"]
 
 
 def test_rerun_keeps_manual_grades_and_skips_unchanged_notebooks(graded):

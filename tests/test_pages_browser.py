@@ -11,12 +11,14 @@ check can fail.
 from __future__ import annotations
 
 import json
+from urllib.parse import urldefrag
 
 import pytest
 
 from autograder.corpus.attacks_intake import A, PNG
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # chromium, on a class graded by make grade
+POKE_MS = 2000  # bounds one forced hover or click (they do not wait; a busy renderer may)
 
 
 @pytest.fixture(scope="module")
@@ -27,31 +29,62 @@ def graded(shared_class):
 
 def visit(browser, html_path, uri: str | None = None) -> dict:
     """Open a page (a file, or a local server's uri) offline, poke everything a reader could
-    poke; whether anything ran, and what the page shows."""
+    poke; whether anything ran, and what the page shows.
+
+    Every visible link, summary, image and button is hovered and clicked as a mouse does it
+    (trusted events at the element; `force`: no wait for it to be "stable", a wait that timed out
+    after 0.5 s on most elements of these pages, which then went unpoked). The page never leaves:
+    a click that would load another document or open a popup (formgrader's "open the live
+    notebook" link: a whole Jupyter app loading next to the page), or send a form or a grade, is
+    answered "204 No Content" (the browser stays; a javascript: link still runs here), so nothing
+    is reloaded between pokes and the class's gradebook is never changed.
+    """
     page = browser.new_page()
     uri = uri or html_path.as_uri()
-    local = ("file:", "http://127.0.0.1:")
+    home = None  # the page's own address, once loaded (after a login redirect)
+
+    def leaves(request) -> bool:
+        """Would this request load a new top document: another page here, or a popup?"""
+        if not request.is_navigation_request():
+            return False
+        try:
+            frame = request.frame
+        except Exception:  # noqa: BLE001 (Playwright's Error: a popup's request comes before its frame)
+            return True
+        if frame.parent_frame is not None:
+            return False  # a frame inside the page: loaded
+        return frame != page.main_frame or urldefrag(request.url).url != home
+
+    def route(route):
+        request = route.request
+        if not request.url.startswith(("file:", "http://127.0.0.1:")):
+            route.abort()  # nothing leaves the machine; CDN scripts fail fast
+        elif home and (request.method not in ("GET", "HEAD") or leaves(request)):
+            route.fulfill(status=204)
+        else:
+            route.continue_()
     try:
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(local)
-                   else route.abort())  # nothing leaves the machine; CDN scripts fail fast
+        page.context.route("**/*", route)  # the context's: popups too
         page.goto(uri, wait_until="load")
         page.wait_for_timeout(200)
         ran = _ran(page)
-        uri = page.url  # after a login redirect
+        home = urldefrag(page.url).url
         for selector in ("a", "summary", "img", "button"):
-            for k in range(len(_all(page, selector))):
-                elements = _all(page, selector)
-                if k < len(elements):
-                    try:
-                        if not elements[k].is_visible():  # no reader can poke it: not 0.5 s of waiting
-                            continue
-                        elements[k].hover(timeout=500)
-                        elements[k].click(timeout=500, no_wait_after=True)
-                    except Exception:  # noqa: BLE001 (hidden, detached, or the page navigated)
-                        pass
+            for k in range(min(page.locator(selector).count(), 40)):
+                element = page.locator(selector).nth(k)
+                try:
+                    if element.is_visible():  # no reader can poke a hidden one
+                        element.hover(force=True, timeout=POKE_MS)
+                        element.click(force=True, timeout=POKE_MS, no_wait_after=True)
+                except Exception:  # noqa: BLE001 (detached by the page's own script)
+                    pass
+                if len(page.context.pages) > 1:  # a popup (blank): the page would be a
+                    for popup in page.context.pages[1:]:  # background tab, drawn once a second
+                        popup.close()
+                    page.bring_to_front()
                 ran = ran or _ran(page)
-                if page.url != uri:  # a click navigated away: back to the page
-                    page.goto(uri, wait_until="load")
+                if urldefrag(page.url).url != home:  # left anyway (not by a request): back
+                    page.goto(home, wait_until="load")
         page.wait_for_timeout(200)
         ran = ran or _ran(page)
         return {"pwned": ran, "text": page.inner_text("body"),
@@ -61,13 +94,6 @@ def visit(browser, html_path, uri: str | None = None) -> dict:
                                        " return i ? i.naturalWidth : -1 })()")}
     finally:
         page.close()
-
-
-def _all(page, selector) -> list:
-    try:
-        return page.query_selector_all(selector)[:40]
-    except Exception:  # noqa: BLE001 (the page is navigating)
-        return []
 
 
 def _ran(page) -> bool:
