@@ -222,9 +222,9 @@ def autograd_gradient(loss_fn, W, *args):
     return W.grad
 
 
-def run_autograder(bundle, tmp_path, write_submission):
-    """Unpack a Gradescope bundle into a simulated /autograder tree, run its run_autograder on the
-    submission write_submission(folder) writes; its results.json."""
+def start_autograder(bundle, tmp_path, write_submission):
+    """Unpack a Gradescope bundle into a simulated /autograder tree and start its run_autograder
+    on the submission write_submission(folder) writes; finish_autograder reads its results."""
     root = tmp_path / "autograder"
     with zipfile.ZipFile(bundle) as zf:
         zf.extractall(root / "source")
@@ -233,6 +233,17 @@ def run_autograder(bundle, tmp_path, write_submission):
     script = root / "source" / "run_autograder"
     script.chmod(0o755)
     env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable)
-    proc = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.Popen([str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, root
+
+
+def finish_autograder(started) -> dict:
+    proc, root = started
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-2000:]
     return json.loads((root / "results" / "results.json").read_text())
+
+
+def run_autograder(bundle, tmp_path, write_submission):
+    """One run_autograder to the end: its results.json."""
+    return finish_autograder(start_autograder(bundle, tmp_path, write_submission))

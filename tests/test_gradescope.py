@@ -2,7 +2,8 @@
 
 `make gradescope A=...` builds the zip; it is unpacked into a temporary folder laid out like
 Gradescope's /autograder (source/, submission/, results/), and its own run_autograder is run
-against the reference, the untouched release, a buggy notebook and a corrupt one.
+against the reference, the untouched release, a buggy notebook and a corrupt one (the four
+runs at once: each is one process grading one notebook, as on Gradescope).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import zipfile
 import pytest
 
 from autograder.corpus import entries
-from helpers import REPO, item_points, manual_items, run_autograder, total_points
+from helpers import REPO, finish_autograder, item_points, manual_items, start_autograder, total_points
 
 pytestmark = pytest.mark.slow  # builds the bundle and runs run_autograder
 A = "linear_classifiers"
@@ -34,6 +35,21 @@ def corpus_submission(name):
     return lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry.notebook(A)))
 
 
+def corrupt_submission(folder):
+    (folder / f"{A}.ipynb").write_text('{"cells": [')
+
+
+SUBMISSIONS = {"reference": corpus_submission("ok-reference"), "blank": corpus_submission("blank-release"),
+               "bug": corpus_submission("bug-svm-naive-reg-factor"), "corrupt": corrupt_submission}
+
+
+@pytest.fixture(scope="module")
+def results(bundle, tmp_path_factory):
+    started = {name: start_autograder(bundle, tmp_path_factory.mktemp(name), write)
+               for name, write in SUBMISSIONS.items()}
+    return {name: finish_autograder(run) for name, run in started.items()}
+
+
 def test_bundle_has_what_gradescope_expects(bundle):
     names = zipfile.ZipFile(bundle).namelist()
     for must in ("setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope/resultsjson.py",
@@ -44,26 +60,26 @@ def test_bundle_has_what_gradescope_expects(bundle):
     assert "torch==2.13.0" in requirements
 
 
-def test_reference_gets_every_point(bundle, tmp_path):
-    results = run_autograder(bundle, tmp_path, corpus_submission("ok-reference"))
+def test_reference_gets_every_point(results):
+    results = results["reference"]
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) == total_points(A, written=False)
     assert {t["visibility"] for t in results["tests"]} == {"after_due_date"}
     assert all(t["status"] == "passed" for t in results["tests"])
 
 
-def test_blank_release_gets_zero_with_messages(bundle, tmp_path):
-    results = run_autograder(bundle, tmp_path, corpus_submission("blank-release"))
+def test_blank_release_gets_zero_with_messages(results):
+    results = results["blank"]
     assert results["score"] == 0 and len(results["tests"]) == len(item_points(A)) - len(manual_items(A))
     assert all("not implemented" in t["output"] for t in results["tests"])
 
 
-def test_a_bug_costs_its_own_test_only(bundle, tmp_path):
-    results = run_autograder(bundle, tmp_path, corpus_submission("bug-svm-naive-reg-factor"))
+def test_a_bug_costs_its_own_test_only(results):
+    results = results["bug"]
     failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
     assert failed == ["svm_loss_naive"] and results["score"] == total_points(A, written=False) - item_points(A)["svm_loss_naive"]
     assert "dW" in next(t["output"] for t in results["tests"] if t["name"] == "svm_loss_naive")
 
 
-def test_a_corrupt_notebook_still_gets_a_results_file(bundle, tmp_path):
-    results = run_autograder(bundle, tmp_path, lambda folder: (folder / f"{A}.ipynb").write_text('{"cells": ['))
+def test_a_corrupt_notebook_still_gets_a_results_file(results):
+    results = results["corrupt"]
     assert results["score"] == 0 and "could not be read" in results["output"]

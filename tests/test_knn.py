@@ -173,16 +173,18 @@ def test_gradescope_bundle_grades_the_reference_to_full_marks_and_a_bug_on_its_o
     import json
     import subprocess
     import zipfile
-    from helpers import run_autograder, total_points
+    from helpers import finish_autograder, start_autograder, total_points
     proc = subprocess.run(["make", "-s", "gradescope", f"A={A}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     bundle = tmp_path / "knn.zip"
     bundle.write_bytes((REPO / "build" / "gradescope" / f"{A}.zip").read_bytes())
     assert "autograder/checks/knn_reference.py" in zipfile.ZipFile(bundle).namelist()
     write = lambda name: lambda folder: (folder / f"{A}.ipynb").write_text(json.dumps(entry(name).notebook(A)))  # noqa: E731 (one submission writer per corpus entry)
-    results = run_autograder(bundle, tmp_path / "ok", write("ok-reference"))
+    ok, bug = [start_autograder(bundle, tmp_path / name, write(name))  # both at once: one notebook each
+               for name in ("ok-reference", "bug-predict-ties-to-largest")]
+    results = finish_autograder(ok)
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) == total_points(A, written=False)
-    results = run_autograder(bundle, tmp_path / "bug", write("bug-predict-ties-to-largest"))
+    results = finish_autograder(bug)
     assert [t["name"] for t in results["tests"] if t["status"] == "failed"] == ["predict_labels"]
     assert results["score"] == total_points(A, written=False) - 2.0  # predict_labels' points
 
