@@ -199,6 +199,29 @@ def test_pages_are_queued_between_autogrades_not_after_the_class(tmp_path, monke
     assert [o.status for o in run.submissions] == [ERROR if s == "err" else GRADED for s in students]
 
 
+def test_the_contract_is_checked_in_a_warm_worker_or_here_when_it_stopped(tmp_path, monkeypatch):
+    class ContractPool:
+        def __init__(self, fails):
+            self.fails, self.calls = fails, []
+
+        def submit(self, fn, *args):
+            self.calls.append(fn.__name__)
+            future = Future()
+            if self.fails:
+                future.set_exception(RuntimeError("worker stopped"))
+            else:
+                future.set_result(fn(*args))
+            return future
+
+    here = []
+    monkeypatch.setattr(pipeline.contract, "refusal", lambda a: here.append(a) or f"refused {a}")
+    for fails in (False, True):
+        run = pipeline.GradeRun(Course(tmp_path), assignments=[A])
+        run.pool = ContractPool(fails)
+        assert pipeline.refusals(run) == {A: f"refused {A}"} and run.pool.calls == ["refusals"]
+    assert here == [A, A]  # once by the (here in-process) worker, once here after the worker failed
+
+
 def test_the_summary_step_prints_the_table_and_every_unresolved_submission(tmp_path, capsys):
     course = Course(tmp_path)
     course.reports.mkdir()
