@@ -103,6 +103,17 @@ def test_feedback_shows_messages_but_no_hidden_tests(graded, checks):
     assert "does not match the numeric gradient" in bug and "does not match the numeric gradient" in html
 
 
+def test_every_graded_submission_has_its_page_and_no_page_failed(graded):
+    """Pages are written between autogrades (not after the class): still one per graded
+    submission, none for the others, and no "feedback could not be written"."""
+    course, proc = graded
+    graded_ones = {(e.name, a) for a, e in ENTRIES if e.status == "graded"}
+    pages = {(p.parts[-3], p.parts[-2]) for p in (course / "feedback").glob("*/*/*.html")}
+    assert graded_ones <= pages and not (pages - graded_ones) & {(e.name, a) for a, e in ENTRIES}
+    assert "feedback could not be written" not in proc.stderr
+    assert "time per step: prepare" in proc.stderr and ", feedback " in proc.stderr
+
+
 def test_regrading_one_student_changes_only_their_rows(graded):
     """Does make grade STUDENT=id leave every other student's rows as they were?"""
     course, _ = graded

@@ -158,6 +158,70 @@ def test_autograde_queues_each_graded_submission_s_feedback_as_it_comes_back(tmp
     assert {o.student: o.message for o in run.submissions}["bad"] == "feedback could not be written (x)"
 
 
+def test_pages_are_queued_between_autogrades_not_after_the_class(tmp_path, monkeypatch):
+    """Grading is submitted lazily (AHEAD per worker): each graded submission's page is queued
+    as it comes back, before the autograde of a submission a few places later, so pages run
+    while the class is graded. Every graded submission gets exactly one page; a page that fails
+    or whose worker stopped is said in the message, the grade stands; errors get none."""
+    for name, value in (("refusals", lambda run: {A: None}), ("submission_problem", lambda *a: None),
+                        ("write_stamp", lambda *a: None), ("submission_notes", lambda *a: [])):
+        monkeypatch.setattr(pipeline, name, value)
+    monkeypatch.setattr(pipeline, "Gradebook", lambda url: contextlib.nullcontext(SimpleNamespace(
+        update_or_create_student=lambda student: None)))
+    students = [f"s{k:02d}" for k in range(12)] + ["err", "bad", "dead"]
+
+    class GradingPool(FakePool):
+        def submit(self, fn, *args):
+            if fn.__name__ != "autograde_one":
+                return super().submit(fn, *args)
+            self.calls.append((fn.__name__, args))
+            future = Future()
+            future.set_result(SubmissionOutcome(args[0], A, ERROR if args[0] == "err" else GRADED))
+            return future
+
+    run = pipeline.GradeRun(Course(tmp_path), jobs=2, assignments=[A])
+    run.todo = [Pending(s, A) for s in students]
+    run.pool = GradingPool({"bad": "feedback could not be written (x)", "dead": RuntimeError("worker stopped")})
+    pipeline.autograde(run)
+    order = [(n, a[0]) for n, a in run.pool.calls]
+    window = pipeline.AHEAD * run.jobs
+    assert [s for n, s in order if n == "autograde_one"] == students  # each once, in order
+    for k, student in enumerate(students[:-window]):
+        if student != "err":
+            assert order.index(("feedback_one", student)) < order.index(("autograde_one", students[k + window])), order
+    pipeline.feedback(run)
+    pages = [s for n, s in order if n == "feedback_one"] + [a[0] for n, a in run.pool.calls[len(order):]]
+    assert sorted(pages) == sorted(s for s in students if s != "err")  # every graded one, once
+    messages = {o.student: o.message for o in run.submissions}
+    assert messages["bad"] == "feedback could not be written (x)"
+    assert messages["dead"].startswith("feedback could not be written (RuntimeError: worker stopped")
+    assert messages["s00"] == "" and messages["err"] == ""
+    assert [o.status for o in run.submissions] == [ERROR if s == "err" else GRADED for s in students]
+
+
+def test_the_contract_is_checked_in_a_warm_worker_or_here_when_it_stopped(tmp_path, monkeypatch):
+    class ContractPool:
+        def __init__(self, fails):
+            self.fails, self.calls = fails, []
+
+        def submit(self, fn, *args):
+            self.calls.append(fn.__name__)
+            future = Future()
+            if self.fails:
+                future.set_exception(RuntimeError("worker stopped"))
+            else:
+                future.set_result(fn(*args))
+            return future
+
+    here = []
+    monkeypatch.setattr(pipeline.contract, "refusal", lambda a: here.append(a) or f"refused {a}")
+    for fails in (False, True):
+        run = pipeline.GradeRun(Course(tmp_path), assignments=[A])
+        run.pool = ContractPool(fails)
+        assert pipeline.refusals(run) == {A: f"refused {A}"} and run.pool.calls == ["refusals"]
+    assert here == [A, A]  # once by the (here in-process) worker, once here after the worker failed
+
+
 def test_the_summary_step_prints_the_table_and_every_unresolved_submission(tmp_path, capsys):
     course = Course(tmp_path)
     course.reports.mkdir()

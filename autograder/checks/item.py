@@ -6,6 +6,7 @@ wires these together, so the calling can move to another process without changin
 """
 from __future__ import annotations
 
+import copy
 import sys
 import zlib
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ class Item:
     static: Callable | None = None   # extra source rule: source -> problem or None
     passed: str = "all hidden tests passed"
     updates: tuple = ()  # arguments the function is meant to change in place (e.g. W in SGD)
+    pure_cases: bool = False  # cases() only makes data from its seeds (no state): made once per process
 
 
 def static_problems(item: Item, source: str | None, sources=()) -> str | None:
@@ -122,7 +124,7 @@ def run(item: Item, fn) -> Verdict:
         return Verdict(FAILED, problem)
     seed(item_seed(item))  # the grader's own random draws (cases, lent helpers)
     notes = outputs.precision_notes()
-    for case in item.cases():
+    for case in item_cases(item):
         before = pristine(case.args)  # the grader's own copy: judges never read what the call left
         outcome = submission.call(item, case)
         if outcome.stopped:
@@ -142,6 +144,24 @@ def run(item: Item, fn) -> Verdict:
             return Verdict(FAILED, f"{item.name}, {case.label}: {problem}")
     note = f" Note: {notes[0]}" if notes else ""
     return Verdict(PASSED, f"{item.name}: {item.passed}.{note}")
+
+
+_MADE: dict = {}  # item.cases -> (cases, torch's RNG state after making them), for pure_cases items
+
+
+def item_cases(item: Item) -> list:
+    """item.cases(), or for a pure_cases item a deep copy of the first call's cases (a judge's
+    scratch dicts, a write-back into the arguments: every run gets its own), with the RNG
+    left where making them leaves it. A grading worker makes them once, not once a notebook."""
+    if not item.pure_cases or torch.cuda.is_available():  # CUDA: seed() draws there too
+        return item.cases()
+    if item.cases not in _MADE:
+        made = item.cases()
+        _MADE[item.cases] = (copy.deepcopy(made), torch.random.get_rng_state())
+        return made
+    cases, state = _MADE[item.cases]
+    torch.random.set_rng_state(state)
+    return copy.deepcopy(cases)  # one deepcopy: what cases share (a reg = 0 twin's dict), they still share
 
 
 def judged(item: Item, case: Case, outcome) -> str | None:

@@ -134,9 +134,9 @@ GIVEN = ("setup", "helper_sample_batch", "helper_init_params")
 
 ITEMS = {
     "nn_forward_pass": Item("nn_forward_pass", lambda: net_cases(with_labels=False), judge_forward,
-                            rules=FLAT, passed="scores and hidden match on every hidden case"),
+                            rules=FLAT, pure_cases=True, passed="scores and hidden match on every hidden case"),
     "nn_forward_backward": Item("nn_forward_backward", forward_backward_cases, judge_loss_grads,
-                                rules=FLAT, helpers={"nn_forward_pass": forward},
+                                rules=FLAT, helpers={"nn_forward_pass": forward}, pure_cases=True,
                                 passed="scores, loss and all four gradients match the grader's float64 numerics"),
     "nn_train": Item("nn_train", train_cases, judge_train, helpers={"sample_batch": reference_sample_batch},
                      updates=("params",),

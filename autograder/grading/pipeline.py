@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, as_completed, wait
 from dataclasses import dataclass, field
 
 from nbgrader.api import Gradebook
@@ -106,7 +106,14 @@ def start_workers(run: GradeRun, generate: list = ()):
 
 
 def refusals(run: GradeRun) -> dict:
-    """assignment -> why the grader refuses it (its checks do not cover its notebook), or None."""
+    """assignment -> why the grader refuses it (its checks do not cover its notebook), or None.
+    In a warm worker when there is one (it imports the checks and torch anyway: ~1.7 s of CPU
+    this process need not spend); here if it cannot."""
+    if run.pool is not None:
+        try:
+            return run.pool.submit(workers.refusals, list(run.assignments)).result()
+        except Exception:  # noqa: BLE001 (a stopped worker: the same check, in this process)
+            pass
     return {a: contract.refusal(a) for a in run.assignments}
 
 
@@ -142,14 +149,31 @@ def autograde(run: GradeRun) -> None:
     if not todo:
         return
     start_workers(run)
-    futures = {run.pool.submit(workers.autograde_one, p.student, p.assignment): p for p in todo}
-    for future in tqdm(as_completed(futures), total=len(futures), desc="autograde",
-                       unit="notebook", file=sys.stderr):
-        outcome = outcome_of(future, futures[future], run.course)
-        record(run, outcome)
-        start_feedback(run, outcome)  # queued now: no worker waits for the last notebook's autograde
-        if outcome.status != UNRESOLVED:  # the grader's own failures are retried next time
-            write_stamp(run.course, outcome.student, outcome.assignment, outcome.status, outcome.message)
+    with tqdm(total=len(todo), desc="autograde", unit="notebook", file=sys.stderr) as bar:
+        for future, pending in graded_lazily(run, todo):
+            outcome = outcome_of(future, pending, run.course)
+            record(run, outcome)
+            start_feedback(run, outcome)  # queued behind a few notebooks only: pages run between them
+            if outcome.status != UNRESOLVED:  # the grader's own failures are retried next time
+                write_stamp(run.course, outcome.student, outcome.assignment, outcome.status, outcome.message)
+            bar.update()
+
+
+AHEAD = 2  # autograde tasks queued per worker: enough that none waits, few that pages interleave
+
+
+def graded_lazily(run: GradeRun, todo: list):
+    """(future, pending) of each submission as its autograde ends. Only AHEAD per worker are
+    queued at a time: a page queued when its submission comes back runs after those, not after
+    the whole class (no feedback tail at the end of the run)."""
+    waiting, queued = list(reversed(todo)), {}
+    while waiting or queued:
+        while waiting and len(queued) < AHEAD * max(1, run.jobs):
+            p = waiting.pop()
+            queued[run.pool.submit(workers.autograde_one, p.student, p.assignment)] = p
+        done, _ = wait(queued, return_when=FIRST_COMPLETED)
+        for future in [f for f in queued if f in done]:  # in submission order: a stable log
+            yield future, queued.pop(future)
 
 
 def outcome_of(future, pending: Pending, course: Course) -> SubmissionOutcome:

@@ -115,6 +115,12 @@ def generate(assignments: list[str]):
     return None
 
 
+def refusals(assignments: list[str]) -> dict:
+    """assignment -> why the grader refuses it (autograder.contract), or None."""
+    from .. import contract
+    return {a: contract.refusal(a) for a in assignments}
+
+
 def export_grades(statuses: dict) -> None:
     """grades.csv with the run's statuses (autograder.grading.export), in this worker."""
     from .export import export_grades as export
