@@ -203,6 +203,9 @@ def test_make_grade_refuses_a_broken_assignment(tmp_path, monkeypatch):
     (tmp_path / "source" / A).mkdir(parents=True)
     (tmp_path / "source" / A / f"{A}.ipynb").write_text(json.dumps(nb))
     monkeypatch.setattr(contract, "SOURCE", tmp_path / "source")
+    # spawned workers cannot see this process's patched SOURCE: the check runs here, as it does
+    # when no worker is left (pipeline.refusals' fallback)
+    monkeypatch.setattr(pipeline.workers, "refusals", None)
     reason = contract.refusal(A)
     assert reason and "Part 4's heading says 2 points, its grade cells give 5 points" in reason
     reference = next(e for e in corpus.entries(A) if e.name == contract.REFERENCE)
