@@ -115,6 +115,28 @@ class FakePool:
         return future
 
 
+class GradingPool(FakePool):
+    """Also autogrades at once: every submission graded, but the student "err" (status error)."""
+
+    def submit(self, fn, *args):
+        if fn.__name__ != "autograde_one":
+            return super().submit(fn, *args)
+        self.calls.append((fn.__name__, args))
+        future = Future()
+        future.set_result(SubmissionOutcome(args[0], A, ERROR if args[0] == "err" else GRADED))
+        return future
+
+
+def autograde_alone(monkeypatch):
+    """pipeline.autograde without the course around it: no contract, stamps, notes or gradebook
+    (but the student row an error writes)."""
+    for name, value in (("refusals", lambda run: {A: None}), ("submission_problem", lambda *a: None),
+                        ("write_stamp", lambda *a: None), ("submission_notes", lambda *a: [])):
+        monkeypatch.setattr(pipeline, name, value)
+    monkeypatch.setattr(pipeline, "Gradebook", lambda url: contextlib.nullcontext(SimpleNamespace(
+        update_or_create_student=lambda student: None)))
+
+
 def test_the_feedback_step_writes_every_graded_submission_s_page_and_says_what_failed(tmp_path):
     run = pipeline.GradeRun(Course(tmp_path))
     run.submissions = [SubmissionOutcome("ok", A, GRADED, "a note"), SubmissionOutcome("bad", A, GRADED),
@@ -131,24 +153,10 @@ def test_the_feedback_step_writes_every_graded_submission_s_page_and_says_what_f
 def test_autograde_queues_each_graded_submission_s_feedback_as_it_comes_back(tmp_path, monkeypatch):
     """No barrier between the two steps: a page is queued while the rest are autograded, and
     the feedback step only waits for it (and starts the pages of the unchanged submissions)."""
-    for name, value in (("refusals", lambda run: {A: None}), ("submission_problem", lambda *a: None),
-                        ("write_stamp", lambda *a: None), ("submission_notes", lambda *a: [])):
-        monkeypatch.setattr(pipeline, name, value)
-
-    class GradingPool(FakePool):
-        def submit(self, fn, *args):
-            if fn.__name__ != "autograde_one":
-                return super().submit(fn, *args)
-            self.calls.append((fn.__name__, args))
-            future = Future()
-            future.set_result(SubmissionOutcome(args[0], A, ERROR if args[0] == "err" else GRADED))
-            return future
-
+    autograde_alone(monkeypatch)
     run = pipeline.GradeRun(Course(tmp_path), assignments=[A])
     run.todo = [Pending("ok", A), Pending("err", A), Pending("bad", A)]
     run.pool = GradingPool({"bad": "feedback could not be written (x)"})
-    monkeypatch.setattr(pipeline, "Gradebook", lambda url: contextlib.nullcontext(SimpleNamespace(
-        update_or_create_student=lambda student: None)))  # the error's student row
     pipeline.autograde(run)
     assert [c[0] for c in run.pool.calls] == ["autograde_one"] * 3 + ["feedback_one"] * 2
     unchanged = SubmissionOutcome("kept", A, GRADED)  # as autograde records an unchanged submission
@@ -163,21 +171,8 @@ def test_pages_are_queued_between_autogrades_not_after_the_class(tmp_path, monke
     as it comes back, before the autograde of a submission a few places later, so pages run
     while the class is graded. Every graded submission gets exactly one page; a page that fails
     or whose worker stopped is said in the message, the grade stands; errors get none."""
-    for name, value in (("refusals", lambda run: {A: None}), ("submission_problem", lambda *a: None),
-                        ("write_stamp", lambda *a: None), ("submission_notes", lambda *a: [])):
-        monkeypatch.setattr(pipeline, name, value)
-    monkeypatch.setattr(pipeline, "Gradebook", lambda url: contextlib.nullcontext(SimpleNamespace(
-        update_or_create_student=lambda student: None)))
+    autograde_alone(monkeypatch)
     students = [f"s{k:02d}" for k in range(12)] + ["err", "bad", "dead"]
-
-    class GradingPool(FakePool):
-        def submit(self, fn, *args):
-            if fn.__name__ != "autograde_one":
-                return super().submit(fn, *args)
-            self.calls.append((fn.__name__, args))
-            future = Future()
-            future.set_result(SubmissionOutcome(args[0], A, ERROR if args[0] == "err" else GRADED))
-            return future
 
     run = pipeline.GradeRun(Course(tmp_path), jobs=2, assignments=[A])
     run.todo = [Pending(s, A) for s in students]
