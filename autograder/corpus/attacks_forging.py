@@ -73,10 +73,8 @@ SWAPPED = BASICS["Multiply_code"].replace("grad_x = grad_output * y", "grad_x = 
     "grad_y = grad_output * x", "grad_y = grad_output * y")
 
 SANDBOX = 'import sys as _sys\n_sb = _sys.modules["autograder.cleanroom.sandbox"]\n'
-
-FORGES = [
-    # --- args_after: an input changed in place -------------------------------------------
-    Forge("forge-handlers-echo-inputs", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W, SANDBOX, """
+# the sandbox's call handler refilled: each reply's args_after echoes the inputs as they came
+ECHO_INPUTS = """
           _real = _sb.HANDLERS["call"]
           def _echo(ns, msg, sock):
               kept = tuple(a.clone() if hasattr(a, "clone") else a for a in msg["args"])
@@ -84,7 +82,12 @@ FORGES = [
               reply["args_after"] = kept
               return reply
           _sb.HANDLERS["call"] = _echo
-          """), "error", TAMPERED, "sandbox.HANDLERS refilled: args_after echoes the inputs"),
+          """
+
+FORGES = [
+    # --- args_after: an input changed in place -------------------------------------------
+    Forge("forge-handlers-echo-inputs", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W, SANDBOX, ECHO_INPUTS),
+          "error", TAMPERED, "sandbox.HANDLERS refilled: args_after echoes the inputs"),
     Forge("forge-run-call-code-via-gc", "linear_classifiers", "svm_loss_naive", _with(SVM_ZEROES_W, """
           import gc
           def _forged(ns, msg, sock):
@@ -244,12 +247,5 @@ FORGES = [
                   continue
               if getattr(_f, "__name__", "") == "broken" and _f.__module__ == "autograder.cleanroom.seal":
                   _f.__code__ = (lambda records: None).__code__
-          _real = _sb.HANDLERS["call"]
-          def _echo(ns, msg, sock):
-              kept = tuple(a.clone() if hasattr(a, "clone") else a for a in msg["args"])
-              reply = _real(ns, msg, sock)
-              reply["args_after"] = kept
-              return reply
-          _sb.HANDLERS["call"] = _echo
-          """), "error", TAMPERED, "the seal's check disabled (rebound and its code replaced), then HANDLERS"),
+          """, ECHO_INPUTS), "error", TAMPERED, "the seal's check disabled (rebound and its code replaced), then HANDLERS"),
 ]
